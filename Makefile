@@ -1,0 +1,39 @@
+# The book's two commands (README.md): `make html` builds the site, `make test` runs every check.
+# Both bootstrap .venv from requirements.txt on first use; only Python 3.11+ is needed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BUILD  := _build
+CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
+
+.PHONY: html test unit nbval site-from-outputs execute clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+## html: execute every notebook and build the site into _build/html (zero warnings allowed)
+html: $(VENV)/.installed
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+
+## test: unit tests + strict nbval over every chapter, then the site from the verified outputs
+test: $(VENV)/.installed
+	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadscope --nbval --nbval-current-env \
+		--nbval-cell-timeout=600 tests $(CHAPTERS)
+	$(MAKE) site-from-outputs
+
+# The site rendered from the stored outputs nbval has just compared (no second execution).
+site-from-outputs: $(VENV)/.installed
+	mkdir -p $(BUILD)
+	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "off"; yaml.safe_dump(c, open("$(BUILD)/_config_stored_outputs.yml", "w"))'
+	$(VENV)/bin/jupyter-book build . --config $(BUILD)/_config_stored_outputs.yml --warningiserror --nitpick --keep-going
+
+## execute: re-run the chapters in place on this CPU, storing outputs for nbval (before committing)
+execute: $(VENV)/.installed
+	$(VENV)/bin/jupyter execute --inplace --timeout=600 $(if $(NB),$(NB),$(CHAPTERS))
+
+clean:
+	rm -rf $(BUILD)

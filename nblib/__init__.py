@@ -1,0 +1,1 @@
+"""Model code and measuring tools for the book Backbones, executed."""

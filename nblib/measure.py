@@ -1,0 +1,211 @@
+"""Counting what a model costs: parameters, MACs, activation memory and memory-access cost.
+
+Units: a MAC is one multiply-accumulate; papers that say "FLOPs" almost always mean MACs.
+Memory-access cost (MAC in ShuffleNet V2, Ma et al. 2018) is the number of elements read and
+written; we report it per operator and per layer, and in bytes for the tensor's real dtype.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torchinfo
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+
+def check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    """Validate a (batch, channels, ...) shape at the public edge, naming the argument."""
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else None
+    if shape is None or len(shape) < 2 or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        raise ValueError(f"input_shape must be a tuple of ints (batch, channels, ...), got {input_shape!r}")
+    if any(d <= 0 for d in shape):
+        raise ValueError(f"input_shape must be positive in every dimension (batch included), got {shape}")
+    return shape
+
+
+def _example_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    return torch.randn(check_input_shape(input_shape), device=device, dtype=dtype)
+
+
+@contextmanager
+def _counting_mode(model: nn.Module):
+    """Eval mode, grad enabled, attention through the math kernel: every matmul is visible.
+
+    Grad stays on because nn.MultiheadAttention's no-grad fast path is one fused op that no
+    counter sees; SDPA's fused CPU kernel is likewise invisible, so we force the math backend.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        model.train(was_training)
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (shared parameters counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """Multiply-accumulates of one forward pass, from torch's FlopCounterMode (FLOPs / 2).
+
+    Counts convolutions, matmuls and attention; element-wise ops (BN, ReLU, add) count zero,
+    the convention of the papers.
+    """
+    x = _example_input(model, input_shape)
+    with _counting_mode(model), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() // 2
+
+
+def torchinfo_mult_adds(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """torchinfo's "Total mult-adds": shown as a lesson, not used as a MAC figure (it misses attention
+    and counts a Linear layer once per sample rather than once per token)."""
+    return torchinfo.summary(model, input_size=check_input_shape(input_shape), verbose=0).total_mult_adds
+
+
+def layer_table(model: nn.Module, input_shape: Sequence[int], depth: int = 1, max_rows: int | None = 30) -> str:
+    """torchinfo's layer table (output shape, params, mult-adds), cut to `max_rows` layer rows."""
+    if depth < 0:
+        raise ValueError(f"depth must be >= 0, got {depth}")
+    stats = torchinfo.summary(model, input_size=check_input_shape(input_shape), depth=depth, verbose=0,
+                              col_names=("output_size", "num_params", "mult_adds"), row_settings=("var_names",))
+    lines = str(stats).splitlines()
+    rule = [i for i, line in enumerate(lines) if line.startswith("=")]
+    head, rows, tail = lines[: rule[1] + 1], lines[rule[1] + 1: rule[2]], lines[rule[2]:]
+    if max_rows is not None and len(rows) > max_rows:
+        keep = max_rows // 2
+        rows = rows[:keep] + [f"... {len(rows) - 2 * keep} rows cut ..."] + rows[-keep:]
+    return "\n".join(head + rows + tail)
+
+
+def _tensors(tree) -> list[torch.Tensor]:
+    return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """One operator call: the innermost module it ran in, elements read and written, MACs."""
+
+    module: str
+    op: str
+    reads: int
+    writes: int
+    bytes: int
+    macs: int
+
+    @property
+    def mac(self) -> int:
+        """Memory-access cost in elements: everything read plus everything written."""
+        return self.reads + self.writes
+
+
+# Operators that only relabel memory; like views, they read and write nothing.
+_ALIASING_OPS = {"_unsafe_view", "alias", "lift_fresh"}
+
+
+class _OpRecorder(TorchDispatchMode):
+    """Records every aten operator (views excluded: they move no data) with its module."""
+
+    def __init__(self, module_stack: list[str]) -> None:
+        super().__init__()
+        self.module_stack = module_stack
+        self.ops: list[OpCost] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        inputs = _tensors((args, kwargs))
+        if func.is_view or not inputs or func._overloadpacket.__name__ in _ALIASING_OPS:
+            return out
+        outputs = _tensors(out)
+        packet = func._overloadpacket
+        flops = flop_registry[packet](*args, **kwargs, out_val=out) if packet in flop_registry else 0
+        self.ops.append(OpCost(
+            module=self.module_stack[-1], op=packet.__name__,
+            reads=sum(t.numel() for t in inputs), writes=sum(t.numel() for t in outputs),
+            bytes=sum(t.numel() * t.element_size() for t in inputs + outputs), macs=flops // 2))
+        return out
+
+
+def op_costs(model: nn.Module, input_shape: Sequence[int]) -> list[OpCost]:
+    """Every operator of one forward pass with its memory traffic and MACs (ShuffleNet V2's MAC:
+    a 1x1 conv without bias reads h*w*c1 + c1*c2 and writes h*w*c2 elements)."""
+    x = _example_input(model, input_shape)
+    stack = ["(model)"]
+
+    def leave(module: nn.Module, args: tuple, output) -> None:
+        stack.pop()
+
+    hooks = []
+    for name, module in model.named_modules():
+        if name:
+            hooks.append(module.register_forward_pre_hook(lambda m, a, name=name: stack.append(name)))
+            hooks.append(module.register_forward_hook(leave))
+    try:
+        with _counting_mode(model), _OpRecorder(stack) as recorder:
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return recorder.ops
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Totals of the operators that ran directly in one module (its children listed separately)."""
+
+    module: str
+    ops: str
+    macs: int
+    mac: int
+    bytes: int
+
+
+def layer_costs(ops: list[OpCost]) -> list[LayerCost]:
+    """Group operator costs by module, in order of first appearance."""
+    grouped: dict[str, list[OpCost]] = defaultdict(list)
+    for op in ops:
+        grouped[op.module].append(op)
+    return [LayerCost(module=name, ops="+".join(dict.fromkeys(o.op for o in group)),
+                      macs=sum(o.macs for o in group), mac=sum(o.mac for o in group),
+                      bytes=sum(o.bytes for o in group))
+            for name, group in grouped.items()]
+
+
+def memory_access_cost(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """Total memory-access cost of one forward pass, in elements (reads + writes of every operator)."""
+    return sum(op.mac for op in op_costs(model, input_shape))
+
+
+def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """Bytes of the feature maps one forward pass produces: the output of every leaf module,
+    except in-place ones (an in-place ReLU overwrites its input and allocates nothing)."""
+    x = _example_input(model, input_shape)
+    total = 0
+
+    def add_output(module: nn.Module, args: tuple, output) -> None:
+        nonlocal total
+        inputs = {t.data_ptr() for t in _tensors(args)}
+        total += sum(t.numel() * t.element_size() for t in _tensors(output) if t.data_ptr() not in inputs)
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(add_output) for m in leaves]
+    try:
+        with _counting_mode(model):
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total

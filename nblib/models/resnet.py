@@ -1,0 +1,232 @@
+"""ResNet: residual learning, y = x + F(x), and its pre-activation form.
+
+He et al., "Deep Residual Learning for Image Recognition", CVPR 2016 (arXiv:1512.03385);
+He et al., "Identity Mappings in Deep Residual Networks", ECCV 2016 (arXiv:1603.05027).
+Module names follow torchvision, so its weights load by key.
+"""
+
+import torch
+from torch import nn
+
+from nblib.blocks import conv1x1, conv3x3
+
+# Table 1 of the paper: blocks per stage (conv2_x .. conv5_x).
+RESNET_DEPTHS: dict[int, tuple[int, int, int, int]] = {
+    18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3),
+}
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs; the ReLU comes after the addition (the original, "post-activation" order).
+
+    `residual=False` drops the shortcut: the paper's plain baseline with the same layers.
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
+                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+        super().__init__()
+        del stride_in_1x1  # only meaningful for Bottleneck; accepted so all blocks share one signature
+        self.conv1 = conv3x3(in_channels, width, stride)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(width, width)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.downsample = downsample
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce -> 3x3 -> 1x1 expand (x4). torchvision puts the stride on the 3x3 ("ResNet v1.5",
+    ResNet-B in Bag of Tricks); `stride_in_1x1=True` gives the paper's original placement."""
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
+                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+        super().__init__()
+        stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.conv1 = conv1x1(in_channels, width, stride_1x1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride_3x3)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, width * self.expansion)
+        self.bn3 = nn.BatchNorm2d(width * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
+
+
+class PreActBasicBlock(nn.Module):
+    """Pre-activation: BN-ReLU-conv twice, and nothing after the addition, so x_{l+1} = x_l + F(x_l)
+    is an exact identity path (Identity Mappings, Fig. 4e)."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
+                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+        super().__init__()
+        del stride_in_1x1
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv1 = conv3x3(in_channels, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width)
+        self.downsample = downsample
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.relu(self.bn1(x))
+        # A projection shortcut sees the pre-activated input, as in the paper's code.
+        shortcut = x if self.downsample is None else self.downsample(pre)
+        out = self.conv2(self.relu(self.bn2(self.conv1(pre))))
+        return out + shortcut if self.residual else out
+
+
+class PreActBottleneck(nn.Module):
+    """Pre-activation bottleneck: (BN-ReLU-conv) x 3 with 1x1, 3x3, 1x1 kernels; identity after the add."""
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
+                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+        super().__init__()
+        stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = conv1x1(in_channels, width, stride_1x1)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride_3x3)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, width * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.relu(self.bn1(x))
+        shortcut = x if self.downsample is None else self.downsample(pre)
+        out = self.conv1(pre)
+        out = self.conv2(self.relu(self.bn2(out)))
+        out = self.conv3(self.relu(self.bn3(out)))
+        return out + shortcut if self.residual else out
+
+
+Block = type[BasicBlock] | type[Bottleneck] | type[PreActBasicBlock] | type[PreActBottleneck]
+
+
+class ResNet(nn.Module):
+    """Stem (7x7/2 conv, 3x3/2 max-pool), four stages of blocks (the first block of stages 2-4
+    halves the resolution), global average pool, one fully connected layer."""
+
+    def __init__(self, block: Block, layers: tuple[int, ...], num_classes: int = 1000, residual: bool = True,
+                 stride_in_1x1: bool = False, zero_init_residual: bool = False) -> None:
+        super().__init__()
+        self.preact = block in (PreActBasicBlock, PreActBottleneck)
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.in_channels = 64
+        self.feature_info = []
+        for i, (width, depth) in enumerate(zip((64, 128, 256, 512), layers)):
+            stride = 1 if i == 0 else 2
+            stage = self._make_stage(block, width, depth, stride, residual, stride_in_1x1)
+            setattr(self, f"layer{i + 1}", stage)
+            self.feature_info.append({"channels": self.in_channels, "stride": 4 * 2 ** i})
+        # Pre-activation blocks end on an addition: normalise and activate once before pooling.
+        self.post_norm = nn.Sequential(nn.BatchNorm2d(self.in_channels), nn.ReLU(inplace=True)) \
+            if self.preact else nn.Identity()
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(self.in_channels, num_classes)
+        self._init_weights(zero_init_residual)
+
+    def _make_stage(self, block: Block, width: int, depth: int, stride: int, residual: bool,
+                    stride_in_1x1: bool) -> nn.Sequential:
+        out_channels = width * block.expansion
+        downsample = None
+        if stride != 1 or self.in_channels != out_channels:  # projection shortcut (option B of the paper)
+            projection = conv1x1(self.in_channels, out_channels, stride)
+            downsample = projection if self.preact else nn.Sequential(projection, nn.BatchNorm2d(out_channels))
+        blocks = [block(self.in_channels, width, stride, downsample, residual, stride_in_1x1)]
+        self.in_channels = out_channels
+        blocks += [block(out_channels, width, 1, None, residual, stride_in_1x1) for _ in range(depth - 1)]
+        return nn.Sequential(*blocks)
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if zero_init_residual:  # each residual branch starts as zero, so each block starts as identity
+            for m in self.modules():
+                if isinstance(m, Bottleneck):
+                    nn.init.zeros_(m.bn3.weight)
+                elif isinstance(m, BasicBlock):
+                    nn.init.zeros_(m.bn2.weight)
+                elif isinstance(m, (PreActBasicBlock, PreActBottleneck)):
+                    nn.init.zeros_(m.conv3.weight if isinstance(m, PreActBottleneck) else m.conv2.weight)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """C2, C3, C4, C5: the output of each stage, at strides 4, 8, 16, 32."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, 64, H/4, W/4)
+        features = []
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = stage(x)
+            features.append(x)
+        features[-1] = self.post_norm(features[-1])
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_features(x)[-1]  # (B, C5, H/32, W/32)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _resnet(depth: int, preact: bool, **kwargs) -> ResNet:
+    if depth < 50:
+        block = PreActBasicBlock if preact else BasicBlock
+    else:
+        block = PreActBottleneck if preact else Bottleneck
+    return ResNet(block, RESNET_DEPTHS[depth], **kwargs)
+
+
+def resnet18(preact: bool = False, **kwargs) -> ResNet:
+    """ResNet-18: basic blocks (2, 2, 2, 2)."""
+    return _resnet(18, preact, **kwargs)
+
+
+def resnet34(preact: bool = False, **kwargs) -> ResNet:
+    """ResNet-34: basic blocks (3, 4, 6, 3)."""
+    return _resnet(34, preact, **kwargs)
+
+
+def resnet50(preact: bool = False, **kwargs) -> ResNet:
+    """ResNet-50: bottleneck blocks (3, 4, 6, 3)."""
+    return _resnet(50, preact, **kwargs)
+
+
+def resnet101(preact: bool = False, **kwargs) -> ResNet:
+    """ResNet-101: bottleneck blocks (3, 4, 23, 3)."""
+    return _resnet(101, preact, **kwargs)
+
+
+def resnet152(preact: bool = False, **kwargs) -> ResNet:
+    """ResNet-152: bottleneck blocks (3, 8, 36, 3)."""
+    return _resnet(152, preact, **kwargs)
