@@ -1,0 +1,107 @@
+"""nblib.measure against hand-computed cases."""
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from nblib import measure
+
+
+def test_conv3x3_macs_and_params():
+    conv = nn.Conv2d(16, 32, 3, padding=1)
+    assert measure.count_params(conv) == 32 * 16 * 9 + 32
+    assert measure.count_macs(conv, (1, 16, 10, 12)) == 10 * 12 * 32 * 16 * 9
+
+
+def test_strided_conv_macs_use_output_size():
+    conv = nn.Conv2d(8, 8, 3, stride=2, padding=1, bias=False)
+    assert measure.count_macs(conv, (2, 8, 16, 16)) == 2 * 8 * 8 * 8 * 8 * 9
+
+
+def test_depthwise_conv_macs():
+    conv = nn.Conv2d(24, 24, 3, padding=1, groups=24, bias=False)
+    assert measure.count_params(conv) == 24 * 9
+    assert measure.count_macs(conv, (1, 24, 7, 7)) == 7 * 7 * 24 * 9
+
+
+def test_grouped_conv_macs():
+    conv = nn.Conv2d(32, 64, 3, padding=1, groups=4, bias=False)
+    assert measure.count_params(conv) == 64 * (32 // 4) * 9
+    assert measure.count_macs(conv, (1, 32, 5, 5)) == 5 * 5 * 64 * (32 // 4) * 9
+
+
+def test_linear_on_token_sequence_counts_every_token():
+    linear = nn.Linear(64, 256)
+    assert measure.count_macs(linear, (2, 197, 64)) == 2 * 197 * 64 * 256
+
+
+def test_attention_is_counted():
+    mha = nn.MultiheadAttention(embed_dim=32, num_heads=4, batch_first=True)
+
+    class SelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=False)[0]
+
+    n, d = 10, 32
+    projections = 4 * n * d * d  # q, k, v and output projections
+    scores_and_mix = 2 * n * n * d  # q k^T and attention @ v, over all heads together
+    assert measure.count_macs(SelfAttention(), (1, n, d)) == projections + scores_and_mix
+
+
+def test_memory_access_cost_of_1x1_conv():
+    h, w, c1, c2 = 7, 9, 16, 24
+    conv = nn.Conv2d(c1, c2, 1, bias=False)
+    assert measure.memory_access_cost(conv, (1, c1, h, w)) == h * w * (c1 + c2) + c1 * c2
+
+
+def test_op_costs_attribute_ops_to_innermost_module():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.ReLU())
+    layers = measure.layer_costs(measure.op_costs(model, (1, 3, 6, 6)))
+    assert [(l.module, l.ops) for l in layers] == [("0", "convolution"), ("1", "relu")]
+    assert layers[1].mac == 2 * 8 * 4 * 4  # ReLU reads and writes each element once
+
+
+def test_per_op_macs_sum_to_total_and_catch_the_residual_add():
+    model = torchvision.models.resnet18()
+    ops = measure.op_costs(model, (1, 3, 64, 64))
+    assert sum(op.macs for op in ops) == measure.count_macs(model, (1, 3, 64, 64))
+    assert any(op.module == "layer1.0" and op.op.startswith("add") for op in ops)
+
+
+def test_vit_b16_macs_and_torchinfo_undercount():
+    vit = torchvision.models.vit_b_16()
+    macs = measure.count_macs(vit, (1, 3, 224, 224))
+    assert round(macs / 1e9, 2) == 17.56
+    assert round(measure.torchinfo_mult_adds(vit, (1, 3, 224, 224)) / 1e9, 2) == 0.17
+
+
+def test_activation_memory_skips_inplace_relu():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU(inplace=True), nn.Conv2d(4, 2, 1))
+    assert measure.activation_memory(model, (1, 3, 5, 5)) == (4 + 2) * 25 * 4
+
+
+def test_layer_table_is_trimmed():
+    table = measure.layer_table(torchvision.models.resnet18(), (1, 3, 32, 32), depth=2, max_rows=6)
+    assert "rows cut" in table and "Total params: 11,689,512" in table
+
+
+def test_counting_restores_training_mode():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train()
+    measure.count_macs(model, (2, 3, 8, 8))
+    assert model.training
+
+
+@pytest.mark.parametrize("shape", [(-1, 3, 8, 8), (0, 3, 8, 8), (3,), "1,3,8,8", (1, 3, 8.0, 8)])
+def test_bad_input_shape_names_the_argument(shape):
+    with pytest.raises(ValueError, match="input_shape"):
+        measure.count_macs(nn.Conv2d(3, 3, 1), shape)
+
+
+def test_bad_depth_names_the_argument():
+    with pytest.raises(ValueError, match="depth"):
+        measure.layer_table(nn.Conv2d(3, 3, 1), (1, 3, 4, 4), depth=-1)

@@ -1,0 +1,21 @@
+"""VGG: every configuration, with and without BN, equal to torchvision's."""
+
+import pytest
+import torchvision
+
+from nblib.models import build
+from reference_models import assert_equal_to_reference, assert_feature_contract
+
+NAMES = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_equal_to_torchvision(name):
+    assert_equal_to_reference(build(name), getattr(torchvision.models, name)(), input_size=32)
+
+
+@pytest.mark.parametrize("name", ["vgg11", "vgg16_bn"])
+def test_feature_contract(name):
+    model = build(name)
+    assert [f["stride"] for f in model.feature_info] == [2, 4, 8, 16, 32]
+    assert_feature_contract(model)
