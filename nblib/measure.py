@@ -29,6 +29,14 @@ def check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     return shape
 
 
+def run_forward(model: nn.Module, x: torch.Tensor):
+    """Call the model; a shape the model cannot take becomes a ValueError naming input_shape."""
+    try:
+        return model(x)
+    except (RuntimeError, ValueError, IndexError) as err:
+        raise ValueError(f"input_shape {tuple(x.shape)} does not fit {type(model).__name__}: {err}") from err
+
+
 def _example_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
@@ -65,22 +73,29 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
     """
     x = _example_input(model, input_shape)
     with _counting_mode(model), FlopCounterMode(display=False) as counter:
-        model(x)
+        run_forward(model, x)
     return counter.get_total_flops() // 2
+
+
+def _torchinfo(model: nn.Module, input_shape: Sequence[int], depth: int):
+    try:
+        return torchinfo.summary(model, input_size=check_input_shape(input_shape), depth=depth, verbose=0,
+                                 col_names=("output_size", "num_params", "mult_adds"), row_settings=("var_names",))
+    except RuntimeError as err:  # torchinfo wraps the model's own error
+        raise ValueError(f"input_shape {tuple(input_shape)} does not fit {type(model).__name__}: {err}") from err
 
 
 def torchinfo_mult_adds(model: nn.Module, input_shape: Sequence[int]) -> int:
     """torchinfo's "Total mult-adds": shown as a lesson, not used as a MAC figure (it misses attention
     and counts a Linear layer once per sample rather than once per token)."""
-    return torchinfo.summary(model, input_size=check_input_shape(input_shape), verbose=0).total_mult_adds
+    return _torchinfo(model, input_shape, depth=3).total_mult_adds
 
 
 def layer_table(model: nn.Module, input_shape: Sequence[int], depth: int = 1, max_rows: int | None = 30) -> str:
     """torchinfo's layer table (output shape, params, mult-adds), cut to `max_rows` layer rows."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0, got {depth}")
-    stats = torchinfo.summary(model, input_size=check_input_shape(input_shape), depth=depth, verbose=0,
-                              col_names=("output_size", "num_params", "mult_adds"), row_settings=("var_names",))
+    stats = _torchinfo(model, input_shape, depth)
     lines = str(stats).splitlines()
     rule = [i for i, line in enumerate(lines) if line.startswith("=")]
     head, rows, tail = lines[: rule[1] + 1], lines[rule[1] + 1: rule[2]], lines[rule[2]:]
@@ -155,7 +170,7 @@ def op_costs(model: nn.Module, input_shape: Sequence[int]) -> list[OpCost]:
             hooks.append(module.register_forward_hook(leave))
     try:
         with _counting_mode(model), _OpRecorder(stack) as recorder:
-            model(x)
+            run_forward(model, x)
     finally:
         for hook in hooks:
             hook.remove()
@@ -204,7 +219,7 @@ def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
     hooks = [m.register_forward_hook(add_output) for m in leaves]
     try:
         with _counting_mode(model):
-            model(x)
+            run_forward(model, x)
     finally:
         for hook in hooks:
             hook.remove()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nblib.measure import check_input_shape
+from nblib.measure import check_input_shape, run_forward
 
 _SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
 
@@ -66,7 +66,7 @@ def effective_receptive_field(model: nn.Module, input_shape: Sequence[int], seed
     was_training = model.training
     model.eval()
     try:
-        out = model(x)
+        out = run_forward(model, x)
     finally:
         model.train(was_training)
     h, w = out.shape[-2] // 2, out.shape[-1] // 2

@@ -18,7 +18,7 @@ from torch import nn
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 import torch.utils.benchmark as benchmark  # noqa: E402
 
-from nblib.measure import check_input_shape
+from nblib.measure import check_input_shape, run_forward
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -88,7 +88,7 @@ def time_model(model: nn.Module, input_shape: Sequence[int], *, name: str = "", 
 
     def run() -> None:
         with torch.inference_mode(), autocast:
-            model(x)
+            run_forward(model, x)
 
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True

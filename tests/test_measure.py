@@ -105,3 +105,10 @@ def test_bad_input_shape_names_the_argument(shape):
 def test_bad_depth_names_the_argument():
     with pytest.raises(ValueError, match="depth"):
         measure.layer_table(nn.Conv2d(3, 3, 1), (1, 3, 4, 4), depth=-1)
+
+
+@pytest.mark.parametrize("count", [measure.count_macs, measure.memory_access_cost, measure.activation_memory,
+                                   measure.torchinfo_mult_adds])
+def test_wrong_input_rank_for_the_model_names_the_argument(count):
+    with pytest.raises(ValueError, match=r"input_shape \(3, 32, 32\) does not fit ResNet"):
+        count(torchvision.models.resnet18(), (3, 32, 32))  # batch dimension missing
