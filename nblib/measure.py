@@ -224,3 +224,11 @@ def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
         for hook in hooks:
             hook.remove()
     return total
+
+
+def cost_summary(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
+    """The four architecture costs of one forward pass: parameters, MACs, memory-access cost
+    (elements read + written) and activation memory (bytes), as one record for a table row."""
+    ops = op_costs(model, input_shape)
+    return {"params": count_params(model), "macs": sum(op.macs for op in ops),
+            "memory_access": sum(op.mac for op in ops), "activation_bytes": activation_memory(model, input_shape)}

@@ -112,3 +112,11 @@ def test_bad_depth_names_the_argument():
 def test_wrong_input_rank_for_the_model_names_the_argument(count):
     with pytest.raises(ValueError, match=r"input_shape \(3, 32, 32\) does not fit ResNet"):
         count(torchvision.models.resnet18(), (3, 32, 32))  # batch dimension missing
+
+
+def test_cost_summary_agrees_with_the_single_counters():
+    model = torchvision.models.resnet18()
+    summary = measure.cost_summary(model, (1, 3, 32, 32))
+    assert summary == {"params": 11_689_512, "macs": measure.count_macs(model, (1, 3, 32, 32)),
+                       "memory_access": measure.memory_access_cost(model, (1, 3, 32, 32)),
+                       "activation_bytes": measure.activation_memory(model, (1, 3, 32, 32))}
