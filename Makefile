@@ -5,6 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BUILD  := _build
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
+# Tests run two workers on two cores: one thread each avoids oversubscription, and
+# `execute` uses the same setting so the stored outputs come from the same arithmetic.
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: html test unit nbval site-from-outputs execute clean
 
@@ -21,7 +24,7 @@ html: $(VENV)/.installed
 
 ## test: unit tests + strict nbval over every chapter, then the site from the verified outputs
 test: $(VENV)/.installed
-	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadscope --nbval --nbval-current-env \
+	$(ONE_THREAD) $(PY) -m pytest -p no:cacheprovider -n 2 --dist loadscope --nbval --nbval-current-env \
 		--nbval-cell-timeout=600 tests $(CHAPTERS)
 	$(MAKE) site-from-outputs
 
@@ -33,7 +36,7 @@ site-from-outputs: $(VENV)/.installed
 
 ## execute: re-run the chapters in place on this CPU, storing outputs for nbval (before committing)
 execute: $(VENV)/.installed
-	$(VENV)/bin/jupyter execute --inplace --timeout=600 $(if $(NB),$(NB),$(CHAPTERS))
+	$(ONE_THREAD) $(VENV)/bin/jupyter execute --inplace --timeout=600 $(if $(NB),$(NB),$(CHAPTERS))
 
 clean:
 	rm -rf $(BUILD)

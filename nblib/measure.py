@@ -1,8 +1,9 @@
-"""Counting what a model costs: parameters, MACs, activation memory and memory-access cost.
+"""What a model costs: parameters, MACs, activation memory and memory-access cost.
 
-Units: a MAC is one multiply-accumulate; papers that say "FLOPs" almost always mean MACs.
-Memory-access cost (MAC in ShuffleNet V2, Ma et al. 2018) is the number of elements read and
-written; we report it per operator and per layer, and in bytes for the tensor's real dtype.
+Units: a MAC is one multiply-accumulate; papers that say "FLOPs" almost always mean
+MACs. Memory-access cost (MAC in ShuffleNet V2, Ma et al. 2018) is the number of
+elements read and written; we report it per operator and per layer, and in bytes for the
+tensor's real dtype.
 """
 
 from collections import defaultdict
@@ -20,36 +21,55 @@ from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 
 def check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
-    """Validate a (batch, channels, ...) shape at the public edge, naming the argument."""
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else None
-    if shape is None or len(shape) < 2 or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
-        raise ValueError(f"input_shape must be a tuple of ints (batch, channels, ...), got {input_shape!r}")
+    """Validate a (batch, channels, ...) shape at the public edge."""
+    shape = (
+        tuple(input_shape)
+        if isinstance(input_shape, (tuple, list, torch.Size))
+        else None
+    )
+    if (
+        shape is None
+        or len(shape) < 2
+        or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+    ):
+        raise ValueError(
+            f"input_shape must be a tuple of ints (batch, channels, ...), got {input_shape!r}"
+        )
     if any(d <= 0 for d in shape):
-        raise ValueError(f"input_shape must be positive in every dimension (batch included), got {shape}")
+        raise ValueError(
+            f"input_shape must be positive in every dimension (batch included), got {shape}"
+        )
     return shape
 
 
 def run_forward(model: nn.Module, x: torch.Tensor):
-    """Call the model; a shape the model cannot take becomes a ValueError naming input_shape."""
+    """Call the model; a shape it cannot take becomes a ValueError naming input_shape."""
     try:
         return model(x)
     except (RuntimeError, ValueError, IndexError) as err:
-        raise ValueError(f"input_shape {tuple(x.shape)} does not fit {type(model).__name__}: {err}") from err
+        raise ValueError(
+            f"input_shape {tuple(x.shape)} does not fit {type(model).__name__}: {err}"
+        ) from err
 
 
 def _example_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    dtype = (
+        param.dtype
+        if param is not None and param.is_floating_point()
+        else torch.float32
+    )
     return torch.randn(check_input_shape(input_shape), device=device, dtype=dtype)
 
 
 @contextmanager
 def _counting_mode(model: nn.Module):
-    """Eval mode, grad enabled, attention through the math kernel: every matmul is visible.
+    """Eval mode, grad on, attention through the math kernel: every matmul is visible.
 
-    Grad stays on because nn.MultiheadAttention's no-grad fast path is one fused op that no
-    counter sees; SDPA's fused CPU kernel is likewise invisible, so we force the math backend.
+    Grad stays on because nn.MultiheadAttention's no-grad fast path is one fused op that
+    no counter sees; SDPA's fused CPU kernel is likewise invisible, so we force the math
+    backend.
     """
     was_training = model.training
     model.eval()
@@ -62,14 +82,17 @@ def _counting_mode(model: nn.Module):
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (shared parameters counted once)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
+    )
 
 
 def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Multiply-accumulates of one forward pass, from torch's FlopCounterMode (FLOPs / 2).
+    """Multiply-accumulates of one forward pass, from torch's FlopCounterMode (FLOPs /
+    2).
 
-    Counts convolutions, matmuls and attention; element-wise ops (BN, ReLU, add) count zero,
-    the convention of the papers.
+    Counts convolutions, matmuls and attention; element-wise ops (BN, ReLU, add) count
+    zero, the convention of the papers.
     """
     x = _example_input(model, input_shape)
     with _counting_mode(model), FlopCounterMode(display=False) as counter:
@@ -79,26 +102,45 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 def _torchinfo(model: nn.Module, input_shape: Sequence[int], depth: int):
     try:
-        return torchinfo.summary(model, input_size=check_input_shape(input_shape), depth=depth, verbose=0,
-                                 col_names=("output_size", "num_params", "mult_adds"), row_settings=("var_names",))
+        return torchinfo.summary(
+            model,
+            input_size=check_input_shape(input_shape),
+            depth=depth,
+            verbose=0,
+            col_names=("output_size", "num_params", "mult_adds"),
+            row_settings=("var_names",),
+        )
     except RuntimeError as err:  # torchinfo wraps the model's own error
-        raise ValueError(f"input_shape {tuple(input_shape)} does not fit {type(model).__name__}: {err}") from err
+        raise ValueError(
+            f"input_shape {tuple(input_shape)} does not fit {type(model).__name__}: {err}"
+        ) from err
 
 
 def torchinfo_mult_adds(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """torchinfo's "Total mult-adds": shown as a lesson, not used as a MAC figure (it misses attention
-    and counts a Linear layer once per sample rather than once per token)."""
+    """torchinfo's "Total mult-adds": shown as a lesson, not used as a MAC figure (it
+    misses attention and counts a Linear layer once per sample rather than once per
+    token)."""
     return _torchinfo(model, input_shape, depth=3).total_mult_adds
 
 
-def layer_table(model: nn.Module, input_shape: Sequence[int], depth: int = 1, max_rows: int | None = 30) -> str:
-    """torchinfo's layer table (output shape, params, mult-adds), cut to `max_rows` layer rows."""
+def layer_table(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    depth: int = 1,
+    max_rows: int | None = 30,
+) -> str:
+    """torchinfo's layer table (output shape, params, mult-adds), cut to `max_rows`
+    layer rows."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0, got {depth}")
     stats = _torchinfo(model, input_shape, depth)
     lines = str(stats).splitlines()
     rule = [i for i, line in enumerate(lines) if line.startswith("=")]
-    head, rows, tail = lines[: rule[1] + 1], lines[rule[1] + 1: rule[2]], lines[rule[2]:]
+    head, rows, tail = (
+        lines[: rule[1] + 1],
+        lines[rule[1] + 1 : rule[2]],
+        lines[rule[2] :],
+    )
     if max_rows is not None and len(rows) > max_rows:
         keep = max_rows // 2
         rows = rows[:keep] + [f"... {len(rows) - 2 * keep} rows cut ..."] + rows[-keep:]
@@ -111,7 +153,8 @@ def _tensors(tree) -> list[torch.Tensor]:
 
 @dataclass(frozen=True)
 class OpCost:
-    """One operator call: the innermost module it ran in, elements read and written, MACs."""
+    """One operator call: the innermost module it ran in, elements read and written,
+    MACs."""
 
     module: str
     op: str
@@ -131,7 +174,7 @@ _ALIASING_OPS = {"_unsafe_view", "alias", "lift_fresh"}
 
 
 class _OpRecorder(TorchDispatchMode):
-    """Records every aten operator (views excluded: they move no data) with its module."""
+    """Records every aten operator with its module (views move no data: skipped)."""
 
     def __init__(self, module_stack: list[str]) -> None:
         super().__init__()
@@ -146,17 +189,28 @@ class _OpRecorder(TorchDispatchMode):
             return out
         outputs = _tensors(out)
         packet = func._overloadpacket
-        flops = flop_registry[packet](*args, **kwargs, out_val=out) if packet in flop_registry else 0
-        self.ops.append(OpCost(
-            module=self.module_stack[-1], op=packet.__name__,
-            reads=sum(t.numel() for t in inputs), writes=sum(t.numel() for t in outputs),
-            bytes=sum(t.numel() * t.element_size() for t in inputs + outputs), macs=flops // 2))
+        flops = (
+            flop_registry[packet](*args, **kwargs, out_val=out)
+            if packet in flop_registry
+            else 0
+        )
+        self.ops.append(
+            OpCost(
+                module=self.module_stack[-1],
+                op=packet.__name__,
+                reads=sum(t.numel() for t in inputs),
+                writes=sum(t.numel() for t in outputs),
+                bytes=sum(t.numel() * t.element_size() for t in inputs + outputs),
+                macs=flops // 2,
+            )
+        )
         return out
 
 
 def op_costs(model: nn.Module, input_shape: Sequence[int]) -> list[OpCost]:
-    """Every operator of one forward pass with its memory traffic and MACs (ShuffleNet V2's MAC:
-    a 1x1 conv without bias reads h*w*c1 + c1*c2 and writes h*w*c2 elements)."""
+    """Every operator of one forward pass with its memory traffic and MACs (ShuffleNet
+    V2's MAC: a 1x1 conv without bias reads h*w*c1 + c1*c2 and writes h*w*c2 elements).
+    """
     x = _example_input(model, input_shape)
     stack = ["(model)"]
 
@@ -166,7 +220,11 @@ def op_costs(model: nn.Module, input_shape: Sequence[int]) -> list[OpCost]:
     hooks = []
     for name, module in model.named_modules():
         if name:
-            hooks.append(module.register_forward_pre_hook(lambda m, a, name=name: stack.append(name)))
+            hooks.append(
+                module.register_forward_pre_hook(
+                    lambda m, a, name=name: stack.append(name)
+                )
+            )
             hooks.append(module.register_forward_hook(leave))
     try:
         with _counting_mode(model), _OpRecorder(stack) as recorder:
@@ -179,7 +237,8 @@ def op_costs(model: nn.Module, input_shape: Sequence[int]) -> list[OpCost]:
 
 @dataclass(frozen=True)
 class LayerCost:
-    """Totals of the operators that ran directly in one module (its children listed separately)."""
+    """Totals of the operators that ran directly in one module (its children listed
+    separately)."""
 
     module: str
     ops: str
@@ -193,27 +252,39 @@ def layer_costs(ops: list[OpCost]) -> list[LayerCost]:
     grouped: dict[str, list[OpCost]] = defaultdict(list)
     for op in ops:
         grouped[op.module].append(op)
-    return [LayerCost(module=name, ops="+".join(dict.fromkeys(o.op for o in group)),
-                      macs=sum(o.macs for o in group), mac=sum(o.mac for o in group),
-                      bytes=sum(o.bytes for o in group))
-            for name, group in grouped.items()]
+    return [
+        LayerCost(
+            module=name,
+            ops="+".join(dict.fromkeys(o.op for o in group)),
+            macs=sum(o.macs for o in group),
+            mac=sum(o.mac for o in group),
+            bytes=sum(o.bytes for o in group),
+        )
+        for name, group in grouped.items()
+    ]
 
 
 def memory_access_cost(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Total memory-access cost of one forward pass, in elements (reads + writes of every operator)."""
+    """Total memory-access cost of one forward pass, in elements (reads + writes of
+    every operator)."""
     return sum(op.mac for op in op_costs(model, input_shape))
 
 
 def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Bytes of the feature maps one forward pass produces: the output of every leaf module,
-    except in-place ones (an in-place ReLU overwrites its input and allocates nothing)."""
+    """Bytes of the feature maps one forward pass produces: the output of every leaf
+    module, except in-place ones (an in-place ReLU overwrites its input and allocates
+    nothing)."""
     x = _example_input(model, input_shape)
     total = 0
 
     def add_output(module: nn.Module, args: tuple, output) -> None:
         nonlocal total
         inputs = {t.data_ptr() for t in _tensors(args)}
-        total += sum(t.numel() * t.element_size() for t in _tensors(output) if t.data_ptr() not in inputs)
+        total += sum(
+            t.numel() * t.element_size()
+            for t in _tensors(output)
+            if t.data_ptr() not in inputs
+        )
 
     leaves = [m for m in model.modules() if not list(m.children())]
     hooks = [m.register_forward_hook(add_output) for m in leaves]
@@ -227,8 +298,13 @@ def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def cost_summary(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
-    """The four architecture costs of one forward pass: parameters, MACs, memory-access cost
-    (elements read + written) and activation memory (bytes), as one record for a table row."""
+    """The four architecture costs of one forward pass: parameters, MACs, memory-access
+    cost (elements read + written) and activation memory (bytes), as one record for a
+    table row."""
     ops = op_costs(model, input_shape)
-    return {"params": count_params(model), "macs": sum(op.macs for op in ops),
-            "memory_access": sum(op.mac for op in ops), "activation_bytes": activation_memory(model, input_shape)}
+    return {
+        "params": count_params(model),
+        "macs": sum(op.macs for op in ops),
+        "memory_access": sum(op.mac for op in ops),
+        "activation_bytes": activation_memory(model, input_shape),
+    }

@@ -1,8 +1,9 @@
-"""Receptive fields: the theoretical one by layer arithmetic, the effective one from gradients.
+"""Receptive fields: the theoretical one by layer arithmetic, the effective one from
+gradients.
 
-Theory (e.g. Araujo et al., Distill 2019): a layer with kernel k, stride s, dilation d turns the
-receptive field r and the jump j (input pixels between neighbouring outputs) into
-r + (d(k-1)+1 - 1) * j and j * s.
+Theory (e.g. Araujo et al., Distill 2019): a layer with kernel k, stride s, dilation d
+turns the receptive field r and the jump j (input pixels between neighbouring outputs)
+into r + (d(k-1)+1 - 1) * j and j * s.
 """
 
 from collections.abc import Sequence
@@ -33,10 +34,12 @@ class RFStep:
 
 
 def theoretical_receptive_field(model: nn.Module) -> list[RFStep]:
-    """Walk the convolutions and pools of a sequential model in order; return the field after each.
+    """Walk the convolutions and pools of a sequential model in order; return the field
+    after each.
 
-    Valid for chains (nn.Sequential of layers, possibly nested); branches and shortcuts need
-    the effective receptive field below. Square kernels assumed (the height is used).
+    Valid for chains (nn.Sequential of layers, possibly nested); branches and shortcuts
+    need the effective receptive field below. Square kernels assumed (the height is
+    used).
     """
     size, jump, steps = 1, 1, []
     for name, layer in model.named_modules():
@@ -48,19 +51,27 @@ def theoretical_receptive_field(model: nn.Module) -> list[RFStep]:
         jump *= stride
         steps.append(RFStep(name, kernel, stride, dilation, size, jump))
     if not steps:
-        raise ValueError("model has no Conv2d or pooling layer: its receptive field is one pixel")
+        raise ValueError(
+            "model has no Conv2d or pooling layer: its receptive field is one pixel"
+        )
     return steps
 
 
-def effective_receptive_field(model: nn.Module, input_shape: Sequence[int], seed: int = 0) -> torch.Tensor:
-    """Mean |d output_centre / d input| over a batch of random inputs (Luo et al., NeurIPS 2016).
+def effective_receptive_field(
+    model: nn.Module, input_shape: Sequence[int], seed: int = 0
+) -> torch.Tensor:
+    """Mean |d output_centre / d input| over a batch of random inputs (Luo et al.,
+    NeurIPS 2016).
 
-    The output's centre position, summed over channels, is back-propagated to the input; the
-    result, averaged over batch and input channels, is an (H, W) map normalised to max 1.
+    The output's centre position, summed over channels, is back-propagated to the input;
+    the result, averaged over batch and input channels, is an (H, W) map normalised to
+    max 1.
     """
     shape = check_input_shape(input_shape)
     if len(shape) != 4:
-        raise ValueError(f"input_shape must be (batch, channels, height, width), got {shape}")
+        raise ValueError(
+            f"input_shape must be (batch, channels, height, width), got {shape}"
+        )
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=generator).requires_grad_(True)
     was_training = model.training

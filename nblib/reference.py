@@ -1,4 +1,5 @@
-"""Paper numbers (data/papers.csv) and recorded timings (data/timings/) next to measured ones."""
+"""Paper numbers (data/papers.csv) and recorded timings (data/timings/) next to measured
+ones."""
 
 from dataclasses import dataclass
 from html import escape
@@ -6,20 +7,24 @@ from pathlib import Path
 
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent / "data"  # nblib/data links to the repository's data/
+# nblib/data is a link to the repository's data/ (and a copy of it in a wheel).
+DATA_DIR = Path(__file__).resolve().parent / "data"
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
 
 
 def paper_values(path: Path | None = None) -> pd.DataFrame:
-    """All paper-reported numbers: model, metric, value, unit, source (paper and table/section)."""
+    """All paper-reported numbers: model, metric, value, unit, source (paper and
+    table/section)."""
     return pd.read_csv(path or DATA_DIR / "papers.csv")
 
 
 def compare(measured: list[dict], papers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Side by side: our measurement, the reference implementation's, the paper's, and the gaps.
+    """Side by side: our measurement, the reference implementation's, the paper's, and
+    the gaps.
 
     Each item of `measured` holds model, metric ("params" or "macs"), unit ("M" or "G"),
-    ours and reference (raw counts; reference may be None when no implementation exists).
+    ours and reference (raw counts; reference may be None when no implementation
+    exists).
     """
     papers = paper_values() if papers is None else papers
     rows = []
@@ -28,39 +33,60 @@ def compare(measured: list[dict], papers: pd.DataFrame | None = None) -> pd.Data
         if missing:
             raise ValueError(f"measured item {item!r} lacks {sorted(missing)}")
         if item["unit"] not in UNITS:
-            raise ValueError(f"unit must be one of {sorted(UNITS)}, got {item['unit']!r}")
+            raise ValueError(
+                f"unit must be one of {sorted(UNITS)}, got {item['unit']!r}"
+            )
         scale = UNITS[item["unit"]]
-        match = papers[(papers.model == item["model"]) & (papers.metric == item["metric"])]
+        match = papers[
+            (papers.model == item["model"]) & (papers.metric == item["metric"])
+        ]
         paper = float(match.value.iloc[0]) if len(match) else None
         ours = item["ours"] / scale
         reference = item.get("reference")
-        rows.append({
-            "model": item["model"], "metric": f"{item['metric']} ({item['unit']})",
-            "ours": round(ours, 2),
-            "reference": None if reference is None else round(reference / scale, 2),
-            "ours = reference": None if reference is None else item["ours"] == reference,
-            "paper": paper,
-            "ours vs paper": None if paper is None else f"{100 * (ours - paper) / paper:+.1f}%",
-            "source": match.source.iloc[0] if len(match) else "",
-        })
+        rows.append(
+            {
+                "model": item["model"],
+                "metric": f"{item['metric']} ({item['unit']})",
+                "ours": round(ours, 2),
+                "reference": None if reference is None else round(reference / scale, 2),
+                "ours = reference": None
+                if reference is None
+                else item["ours"] == reference,
+                "paper": paper,
+                "ours vs paper": None
+                if paper is None
+                else f"{100 * (ours - paper) / paper:+.1f}%",
+                "source": match.source.iloc[0] if len(match) else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def recorded_timings(models: list[str], device: str = "cuda", directory: Path | None = None) -> pd.DataFrame:
-    """Rows of the recorded benchmark CSVs (one per machine) for `models` on `device` ("cuda"/"cpu")."""
+def recorded_timings(
+    models: list[str], device: str = "cuda", directory: Path | None = None
+) -> pd.DataFrame:
+    """Rows of the recorded benchmark CSVs (one per machine) for `models` on `device`
+    ("cuda"/"cpu")."""
     files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
     if not files:
         return pd.DataFrame()
     table = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-    return table[table.model.isin(models) & (table.device == device)].reset_index(drop=True)
+    return table[table.model.isin(models) & (table.device == device)].reset_index(
+        drop=True
+    )
 
 
-STATUSES = {"reproduced": "tip", "refuted": "danger", "not reproducible here": "warning"}
+STATUSES = {
+    "reproduced": "tip",
+    "refuted": "danger",
+    "not reproducible here": "warning",
+}
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The visible end of every executed claim: what was claimed, the status, and the evidence."""
+    """The visible end of every executed claim: what was claimed, the status, and the
+    evidence."""
 
     claim: str
     status: str
@@ -68,14 +94,18 @@ class Verdict:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {sorted(STATUSES)}, got {self.status!r}")
+            raise ValueError(
+                f"status must be one of {sorted(STATUSES)}, got {self.status!r}"
+            )
 
     def __repr__(self) -> str:
         return f"{self.status.upper()}: {self.claim}\n  evidence: {self.evidence}"
 
     def _repr_html_(self) -> str:  # a Sphinx admonition, styled by the book's theme
-        return (f'<div class="admonition {STATUSES[self.status]}"><p class="admonition-title">'
-                f"{self.status.capitalize()}: {escape(self.claim)}</p><p>{escape(self.evidence)}</p></div>")
+        return (
+            f'<div class="admonition {STATUSES[self.status]}"><p class="admonition-title">'
+            f"{self.status.capitalize()}: {escape(self.claim)}</p><p>{escape(self.evidence)}</p></div>"
+        )
 
 
 def verdict(claim: str, holds: bool, evidence: str) -> Verdict:

@@ -1,7 +1,9 @@
-"""Latency and throughput of a model on the best device present, returned as a plain record.
+"""Latency and throughput of a model on the best device present, returned as a plain
+record.
 
-GPU: cudnn.benchmark on, warm-up, CUDA-synchronised timing (torch.utils.benchmark), peak memory.
-CPU: torch.utils.benchmark with an explicit thread count and a small, quick configuration.
+GPU: cudnn.benchmark on, warm-up, CUDA-synchronised timing (torch.utils.benchmark), peak
+memory. CPU: torch.utils.benchmark with an explicit thread count and a small, quick
+configuration.
 """
 
 import datetime
@@ -13,8 +15,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-# torch.utils.benchmark imports cpp_extension, which warns (with a timestamp) when a CUDA build of
-# torch runs without a GPU; that line is noise in a notebook, so keep only errors from it.
+# torch.utils.benchmark imports cpp_extension, which warns (with a timestamp) when a
+# CUDA build of torch runs without a GPU; that line is noise in a notebook, so keep only
+# errors from it.
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 import torch.utils.benchmark as benchmark  # noqa: E402
 
@@ -25,7 +28,8 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 @dataclass(frozen=True)
 class TimingRecord:
-    """One timing: what ran, where, and how long it took (median and interquartile range)."""
+    """One timing: what ran, where, and how long it took (median and interquartile
+    range)."""
 
     model: str
     device: str
@@ -66,13 +70,22 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
-def time_model(model: nn.Module, input_shape: Sequence[int], *, name: str = "", device: str | None = None,
-               dtype: str = "fp32", channels_last: bool = False, min_run_time: float = 0.5,
-               threads: int | None = None) -> TimingRecord:
+def time_model(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    name: str = "",
+    device: str | None = None,
+    dtype: str = "fp32",
+    channels_last: bool = False,
+    min_run_time: float = 0.5,
+    threads: int | None = None,
+) -> TimingRecord:
     """Time inference of `model` on a random batch of `input_shape` (batch, 3, H, W).
 
-    `dtype` "bf16"/"fp16" runs under autocast (weights stay fp32, as in mixed-precision inference).
-    On Hopper GPUs fp32 convolutions and matmuls may run as TF32 when torch allows it.
+    `dtype` "bf16"/"fp16" runs under autocast (weights stay fp32, as in mixed-precision
+    inference). On Hopper GPUs fp32 convolutions and matmuls may run as TF32 when torch
+    allows it.
     """
     shape = check_input_shape(input_shape)
     if dtype not in DTYPES:
@@ -100,10 +113,19 @@ def time_model(model: nn.Module, input_shape: Sequence[int], *, name: str = "", 
     median_s = measurement.median
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     return TimingRecord(
-        model=name or type(model).__name__, device=dev.type, device_name=device_name(dev),
-        torch_version=torch.__version__, cuda_version=torch.version.cuda if dev.type == "cuda" else None,
-        dtype=dtype, memory_format="channels_last" if channels_last else "contiguous", batch=shape[0],
-        image_size=shape[-1], threads=threads, median_ms=round(median_s * 1e3, 3),
-        iqr_ms=round(measurement.iqr * 1e3, 3), images_per_s=round(shape[0] / median_s, 1),
+        model=name or type(model).__name__,
+        device=dev.type,
+        device_name=device_name(dev),
+        torch_version=torch.__version__,
+        cuda_version=torch.version.cuda if dev.type == "cuda" else None,
+        dtype=dtype,
+        memory_format="channels_last" if channels_last else "contiguous",
+        batch=shape[0],
+        image_size=shape[-1],
+        threads=threads,
+        median_ms=round(median_s * 1e3, 3),
+        iqr_ms=round(measurement.iqr * 1e3, 3),
+        images_per_s=round(shape[0] / median_s, 1),
         peak_memory_mb=None if peak is None else round(peak, 1),
-        date=datetime.date.today().isoformat())
+        date=datetime.date.today().isoformat(),
+    )

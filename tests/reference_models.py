@@ -1,24 +1,37 @@
-"""Shared checks for reference equality: same parameter count, identical outputs after loading."""
+"""Shared checks for reference equality: same parameter count, identical outputs after
+loading."""
 
 import torch
 from torch import nn
 
 
-def assert_equal_to_reference(ours: nn.Module, reference: nn.Module, input_size: int = 64) -> None:
-    """Same parameter count, reference weights load by key, and identical eval-mode outputs."""
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
-    ours.load_state_dict(reference.state_dict())  # strict: every key must match both ways
+def assert_equal_to_reference(
+    ours: nn.Module, reference: nn.Module, input_size: int = 64
+) -> None:
+    """Same parameter count, reference weights load by key, and identical eval-mode
+    outputs."""
+    assert sum(p.numel() for p in ours.parameters()) == sum(
+        p.numel() for p in reference.parameters()
+    )
+    ours.load_state_dict(reference.state_dict())  # strict: keys match both ways
     ours.eval(), reference.eval()
-    x = torch.randn(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(
+        2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0)
+    )
     with torch.no_grad():
         assert torch.equal(ours(x), reference(x))
 
 
 def assert_feature_contract(model: nn.Module, input_size: int = 64) -> None:
-    """forward_features returns one map per feature_info entry, with its channels and stride."""
+    """forward_features returns one map per feature_info entry, with its channels and
+    stride."""
     x = torch.randn(1, 3, input_size, input_size)
     with torch.no_grad():
         features = model.eval().forward_features(x)
     assert len(features) == len(model.feature_info)
     for feature, info in zip(features, model.feature_info):
-        assert feature.shape[1:] == (info["channels"], input_size // info["stride"], input_size // info["stride"])
+        assert feature.shape[1:] == (
+            info["channels"],
+            input_size // info["stride"],
+            input_size // info["stride"],
+        )

@@ -9,7 +9,9 @@ from nblib import bench
 
 def test_bench_appends_rows(tmp_path):
     for _ in range(2):  # a second run appends below the same header
-        path = bench.run(["resnet18"], batch=2, image_size=32, min_run_time=0.02, out_dir=tmp_path)
+        path = bench.run(
+            ["resnet18"], batch=2, image_size=32, min_run_time=0.02, out_dir=tmp_path
+        )
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 2 and set(rows[0]) == set(bench.COLUMNS)
     assert rows[0]["model"] == "resnet18" and int(rows[0]["params"]) == 11_689_512
@@ -18,4 +20,6 @@ def test_bench_appends_rows(tmp_path):
 
 def test_bench_rejects_unknown_models(tmp_path):
     with pytest.raises(ValueError, match="not registered"):
-        bench.run(["resnet51"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path)
+        bench.run(
+            ["resnet51"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path
+        )

@@ -50,13 +50,17 @@ def test_attention_is_counted():
     n, d = 10, 32
     projections = 4 * n * d * d  # q, k, v and output projections
     scores_and_mix = 2 * n * n * d  # q k^T and attention @ v, over all heads together
-    assert measure.count_macs(SelfAttention(), (1, n, d)) == projections + scores_and_mix
+    assert (
+        measure.count_macs(SelfAttention(), (1, n, d)) == projections + scores_and_mix
+    )
 
 
 def test_memory_access_cost_of_1x1_conv():
     h, w, c1, c2 = 7, 9, 16, 24
     conv = nn.Conv2d(c1, c2, 1, bias=False)
-    assert measure.memory_access_cost(conv, (1, c1, h, w)) == h * w * (c1 + c2) + c1 * c2
+    assert (
+        measure.memory_access_cost(conv, (1, c1, h, w)) == h * w * (c1 + c2) + c1 * c2
+    )
 
 
 def test_op_costs_attribute_ops_to_innermost_module():
@@ -86,7 +90,9 @@ def test_activation_memory_skips_inplace_relu():
 
 
 def test_layer_table_is_trimmed():
-    table = measure.layer_table(torchvision.models.resnet18(), (1, 3, 32, 32), depth=2, max_rows=6)
+    table = measure.layer_table(
+        torchvision.models.resnet18(), (1, 3, 32, 32), depth=2, max_rows=6
+    )
     assert "rows cut" in table and "Total params: 11,689,512" in table
 
 
@@ -96,7 +102,9 @@ def test_counting_restores_training_mode():
     assert model.training
 
 
-@pytest.mark.parametrize("shape", [(-1, 3, 8, 8), (0, 3, 8, 8), (3,), "1,3,8,8", (1, 3, 8.0, 8)])
+@pytest.mark.parametrize(
+    "shape", [(-1, 3, 8, 8), (0, 3, 8, 8), (3,), "1,3,8,8", (1, 3, 8.0, 8)]
+)
 def test_bad_input_shape_names_the_argument(shape):
     with pytest.raises(ValueError, match="input_shape"):
         measure.count_macs(nn.Conv2d(3, 3, 1), shape)
@@ -107,16 +115,28 @@ def test_bad_depth_names_the_argument():
         measure.layer_table(nn.Conv2d(3, 3, 1), (1, 3, 4, 4), depth=-1)
 
 
-@pytest.mark.parametrize("count", [measure.count_macs, measure.memory_access_cost, measure.activation_memory,
-                                   measure.torchinfo_mult_adds])
+@pytest.mark.parametrize(
+    "count",
+    [
+        measure.count_macs,
+        measure.memory_access_cost,
+        measure.activation_memory,
+        measure.torchinfo_mult_adds,
+    ],
+)
 def test_wrong_input_rank_for_the_model_names_the_argument(count):
-    with pytest.raises(ValueError, match=r"input_shape \(3, 32, 32\) does not fit ResNet"):
+    with pytest.raises(
+        ValueError, match=r"input_shape \(3, 32, 32\) does not fit ResNet"
+    ):
         count(torchvision.models.resnet18(), (3, 32, 32))  # batch dimension missing
 
 
 def test_cost_summary_agrees_with_the_single_counters():
     model = torchvision.models.resnet18()
     summary = measure.cost_summary(model, (1, 3, 32, 32))
-    assert summary == {"params": 11_689_512, "macs": measure.count_macs(model, (1, 3, 32, 32)),
-                       "memory_access": measure.memory_access_cost(model, (1, 3, 32, 32)),
-                       "activation_bytes": measure.activation_memory(model, (1, 3, 32, 32))}
+    assert summary == {
+        "params": 11_689_512,
+        "macs": measure.count_macs(model, (1, 3, 32, 32)),
+        "memory_access": measure.memory_access_cost(model, (1, 3, 32, 32)),
+        "activation_bytes": measure.activation_memory(model, (1, 3, 32, 32)),
+    }

@@ -1,4 +1,5 @@
-"""ResNet: every depth equal to torchvision's; the pre-activation and plain variants behave."""
+"""ResNet: every depth equal to torchvision's; the pre-activation and plain variants
+behave."""
 
 import pytest
 import torch
@@ -33,7 +34,8 @@ def test_plain_network_has_same_parameters_and_no_shortcut_effect():
     plain = resnet.resnet18(residual=False)
     assert sum(p.numel() for p in plain.parameters()) == 11_689_512
     block = resnet.BasicBlock(8, 8, residual=False).eval()
-    torch.nn.init.zeros_(block.bn2.weight)  # branch outputs 0: a residual block would return relu(x)
+    # The branch outputs 0, so a residual block would return relu(x).
+    torch.nn.init.zeros_(block.bn2.weight)
     x = torch.randn(1, 8, 5, 5)
     assert torch.count_nonzero(block(x)) == 0
 

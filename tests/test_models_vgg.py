@@ -6,12 +6,23 @@ import torchvision
 from nblib.models import build
 from reference_models import assert_equal_to_reference, assert_feature_contract
 
-NAMES = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+NAMES = [
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
+    "vgg11_bn",
+    "vgg13_bn",
+    "vgg16_bn",
+    "vgg19_bn",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_torchvision(name):
-    assert_equal_to_reference(build(name), getattr(torchvision.models, name)(), input_size=32)
+    assert_equal_to_reference(
+        build(name), getattr(torchvision.models, name)(), input_size=32
+    )
 
 
 @pytest.mark.parametrize("name", ["vgg11", "vgg16_bn"])

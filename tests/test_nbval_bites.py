@@ -7,8 +7,21 @@ import nbformat
 
 
 def run_nbval(path) -> int:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
-                           "--nbval-current-env", str(path)], capture_output=True, cwd=path.parent).returncode
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval",
+            "--nbval-current-env",
+            str(path),
+        ],
+        capture_output=True,
+        cwd=path.parent,
+    ).returncode
 
 
 def write_notebook(path, stored: str) -> None:
@@ -16,7 +29,11 @@ def write_notebook(path, stored: str) -> None:
     cell = nbformat.v4.new_code_cell("print(6 * 7)", execution_count=1)
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored)]
     nb.cells = [cell]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 

@@ -1,4 +1,5 @@
-"""Static checks of the chapters, so that strict nbval stays meaningful and Colab links work."""
+"""Static checks of the chapters, so that strict nbval stays meaningful and Colab links
+work."""
 
 import json
 import re
@@ -42,8 +43,12 @@ def test_every_code_cell_ran_in_order_and_stored_its_output(path):
     code = cells(path)
     counts = [c["execution_count"] for c in code]
     assert None not in counts, "a code cell was stored without running"
-    assert counts == list(range(1, len(code) + 1)), "cells were not executed top to bottom in one run"
-    compared_outputs = [c for c in code if c["outputs"] and IGNORE not in c["metadata"].get("tags", [])]
+    assert counts == list(range(1, len(code) + 1)), (
+        "cells were not executed top to bottom in one run"
+    )
+    compared_outputs = [
+        c for c in code if c["outputs"] and IGNORE not in c["metadata"].get("tags", [])
+    ]
     assert len(compared_outputs) >= 5, "too few outputs for strict nbval to compare"
 
 
@@ -53,7 +58,9 @@ def test_only_timing_and_device_cells_escape_comparison(path):
         tags = cell["metadata"].get("tags", [])
         assert "nbval-skip" not in tags and "NBVAL_" not in source(cell)
         if IGNORE in tags:
-            assert re.search(r"time_model|device_name|best_device", source(cell)), source(cell)
+            assert re.search(r"time_model|device_name|best_device", source(cell)), (
+                source(cell)
+            )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -62,7 +69,9 @@ def test_outputs_are_deterministic_text(path):
         if IGNORE in cell["metadata"].get("tags", []):
             continue
         text = output_text(cell)
-        assert not re.search(r"0x[0-9a-f]{6,}", text), "a memory address in a compared output"
+        assert not re.search(r"0x[0-9a-f]{6,}", text), (
+            "a memory address in a compared output"
+        )
         assert "tensor(" not in text, "a raw tensor in a compared output"
         assert not any(o.get("output_type") == "error" for o in cell["outputs"])
 
@@ -88,7 +97,9 @@ def test_chapter_anatomy(path):
     assert len(re.findall(r"^# ", markdown, flags=re.M)) == 1, "exactly one title"
     assert "{cite" in markdown, "the chapter cites its papers"
     assert "## Summary" in markdown and "## Exercises" in markdown
-    assert re.search(r"(REPRODUCED|REFUTED|NOT REPRODUCIBLE HERE): ", outputs), "no executed verdict"
+    assert re.search(r"(REPRODUCED|REFUTED|NOT REPRODUCIBLE HERE): ", outputs), (
+        "no executed verdict"
+    )
 
 
 def test_book_config_keeps_launch_buttons_and_branch():

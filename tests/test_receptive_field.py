@@ -1,4 +1,5 @@
-"""nblib.receptive_field: layer arithmetic against known values and against gradient support."""
+"""nblib.receptive_field: layer arithmetic against known values and against gradient
+support."""
 
 import pytest
 import torch
@@ -14,17 +15,26 @@ def test_three_3x3_equal_one_7x7():
 
 
 def test_strides_and_dilation_compound():
-    model = nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3, dilation=2))
+    model = nn.Sequential(
+        nn.Conv2d(1, 1, 3, stride=2), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3, dilation=2)
+    )
     steps = rf.theoretical_receptive_field(model)
     # 3; then 3 + 1*2 = 5 (jump 4); then 5 + 2*2*4 = 21
     assert [(s.size, s.jump) for s in steps] == [(3, 2), (5, 4), (21, 4)]
 
 
-@pytest.mark.parametrize("layers", [
-    [nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 5, padding=2)],
-    [nn.Conv2d(2, 2, 3, padding=1), nn.Conv2d(2, 2, 3, stride=2, padding=1), nn.Conv2d(2, 2, 3, padding=1)],
-    [nn.Conv2d(2, 2, 3, padding=2, dilation=2), nn.Conv2d(2, 2, 3, padding=1)],
-])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        [nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 5, padding=2)],
+        [
+            nn.Conv2d(2, 2, 3, padding=1),
+            nn.Conv2d(2, 2, 3, stride=2, padding=1),
+            nn.Conv2d(2, 2, 3, padding=1),
+        ],
+        [nn.Conv2d(2, 2, 3, padding=2, dilation=2), nn.Conv2d(2, 2, 3, padding=1)],
+    ],
+)
 def test_gradient_support_matches_theory(layers):
     torch.manual_seed(0)
     model = nn.Sequential(*layers)

@@ -12,35 +12,74 @@ def test_papers_csv_rows_are_complete_and_sourced():
     assert list(papers.columns) == ["model", "metric", "value", "unit", "source"]
     assert papers[["model", "metric", "value", "source"]].notna().all().all()
     assert (papers.value > 0).all()
-    assert papers.source.str.contains(r"\d{4}").all()  # every source names a paper (author year)
+    assert papers.source.str.contains(
+        r"\d{4}"
+    ).all()  # every source names a paper (author year)
     assert not papers.duplicated(["model", "metric"]).any()
 
 
 def test_compare_lines_up_ours_reference_and_paper():
-    papers = pd.DataFrame([{"model": "net", "metric": "macs", "value": 2.0, "unit": "G", "source": "X 2020, Table 1"}])
-    table = reference.compare([{"model": "net", "metric": "macs", "unit": "G", "ours": 2.1e9, "reference": 2.1e9}], papers)
+    papers = pd.DataFrame(
+        [
+            {
+                "model": "net",
+                "metric": "macs",
+                "value": 2.0,
+                "unit": "G",
+                "source": "X 2020, Table 1",
+            }
+        ]
+    )
+    table = reference.compare(
+        [
+            {
+                "model": "net",
+                "metric": "macs",
+                "unit": "G",
+                "ours": 2.1e9,
+                "reference": 2.1e9,
+            }
+        ],
+        papers,
+    )
     row = table.iloc[0]
-    assert (row.ours, row.reference, row["ours = reference"], row.paper) == (2.1, 2.1, True, 2.0)
+    assert (row.ours, row.reference, row["ours = reference"], row.paper) == (
+        2.1,
+        2.1,
+        True,
+        2.0,
+    )
     assert row["ours vs paper"] == "+5.0%" and row.source == "X 2020, Table 1"
 
 
 def test_compare_without_paper_or_reference():
-    table = reference.compare([{"model": "net", "metric": "params", "unit": "M", "ours": 5e6}], pd.DataFrame(
-        columns=["model", "metric", "value", "unit", "source"]))
+    table = reference.compare(
+        [{"model": "net", "metric": "params", "unit": "M", "ours": 5e6}],
+        pd.DataFrame(columns=["model", "metric", "value", "unit", "source"]),
+    )
     assert table.iloc[0].paper is None and table.iloc[0].reference is None
 
 
-@pytest.mark.parametrize("item, message", [
-    ({"model": "n", "metric": "macs", "unit": "G"}, "lacks"),
-    ({"model": "n", "metric": "macs", "unit": "T", "ours": 1}, "unit")])
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ({"model": "n", "metric": "macs", "unit": "G"}, "lacks"),
+        ({"model": "n", "metric": "macs", "unit": "T", "ours": 1}, "unit"),
+    ],
+)
 def test_compare_rejects_bad_items(item, message):
     with pytest.raises(ValueError, match=message):
         reference.compare([item])
 
 
 def test_recorded_timings_filters_models_and_device(tmp_path):
-    pd.DataFrame([{"model": "resnet18", "device": "cuda"}, {"model": "resnet18", "device": "cpu"},
-                  {"model": "vgg16", "device": "cuda"}]).to_csv(tmp_path / "gpu.csv", index=False)
+    pd.DataFrame(
+        [
+            {"model": "resnet18", "device": "cuda"},
+            {"model": "resnet18", "device": "cpu"},
+            {"model": "vgg16", "device": "cuda"},
+        ]
+    ).to_csv(tmp_path / "gpu.csv", index=False)
     table = reference.recorded_timings(["resnet18"], "cuda", directory=tmp_path)
     assert table.to_dict("records") == [{"model": "resnet18", "device": "cuda"}]
     assert reference.recorded_timings(["resnet18"], directory=tmp_path / "none").empty

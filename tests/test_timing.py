@@ -8,8 +8,16 @@ from nblib import timing
 
 def test_cpu_record_is_complete_and_consistent():
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
-    record = timing.time_model(model, (4, 3, 32, 32), name="tiny", device="cpu", min_run_time=0.05, threads=1)
-    assert (record.model, record.device, record.batch, record.image_size, record.threads) == ("tiny", "cpu", 4, 32, 1)
+    record = timing.time_model(
+        model, (4, 3, 32, 32), name="tiny", device="cpu", min_run_time=0.05, threads=1
+    )
+    assert (
+        record.model,
+        record.device,
+        record.batch,
+        record.image_size,
+        record.threads,
+    ) == ("tiny", "cpu", 4, 32, 1)
     assert record.dtype == "fp32" and record.memory_format == "contiguous"
     assert record.median_ms > 0 and record.iqr_ms >= 0 and record.peak_memory_mb is None
     assert record.images_per_s == pytest.approx(4 / (record.median_ms / 1e3), rel=0.01)
@@ -17,13 +25,21 @@ def test_cpu_record_is_complete_and_consistent():
 
 
 def test_channels_last_and_bf16_autocast_on_cpu():
-    record = timing.time_model(nn.Conv2d(3, 4, 1), (1, 3, 8, 8), device="cpu", dtype="bf16",
-                               channels_last=True, min_run_time=0.02)
+    record = timing.time_model(
+        nn.Conv2d(3, 4, 1),
+        (1, 3, 8, 8),
+        device="cpu",
+        dtype="bf16",
+        channels_last=True,
+        min_run_time=0.02,
+    )
     assert (record.dtype, record.memory_format) == ("bf16", "channels_last")
 
 
-@pytest.mark.parametrize("kwargs, argument", [
-    ({"dtype": "fp8"}, "dtype"), ({"min_run_time": 0}, "min_run_time")])
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [({"dtype": "fp8"}, "dtype"), ({"min_run_time": 0}, "min_run_time")],
+)
 def test_bad_arguments_name_themselves(kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         timing.time_model(nn.Conv2d(3, 3, 1), (1, 3, 4, 4), device="cpu", **kwargs)

@@ -1,4 +1,5 @@
-"""The model zoo: a plain dict from name to builder, and `build(name)` with a clear error."""
+"""The model zoo: a plain dict from name to builder, and `build(name)` with a clear
+error."""
 
 from collections.abc import Callable
 from functools import partial
@@ -8,11 +9,19 @@ from torch import nn
 from nblib.models import resnet, vgg
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
-    "vgg11": vgg.vgg11, "vgg13": vgg.vgg13, "vgg16": vgg.vgg16, "vgg19": vgg.vgg19,
-    "vgg11_bn": partial(vgg.vgg11, batch_norm=True), "vgg13_bn": partial(vgg.vgg13, batch_norm=True),
-    "vgg16_bn": partial(vgg.vgg16, batch_norm=True), "vgg19_bn": partial(vgg.vgg19, batch_norm=True),
-    "resnet18": resnet.resnet18, "resnet34": resnet.resnet34, "resnet50": resnet.resnet50,
-    "resnet101": resnet.resnet101, "resnet152": resnet.resnet152,
+    "vgg11": vgg.vgg11,
+    "vgg13": vgg.vgg13,
+    "vgg16": vgg.vgg16,
+    "vgg19": vgg.vgg19,
+    "vgg11_bn": partial(vgg.vgg11, batch_norm=True),
+    "vgg13_bn": partial(vgg.vgg13, batch_norm=True),
+    "vgg16_bn": partial(vgg.vgg16, batch_norm=True),
+    "vgg19_bn": partial(vgg.vgg19, batch_norm=True),
+    "resnet18": resnet.resnet18,
+    "resnet34": resnet.resnet34,
+    "resnet50": resnet.resnet50,
+    "resnet101": resnet.resnet101,
+    "resnet152": resnet.resnet152,
     "preact_resnet18": partial(resnet.resnet18, preact=True),
     "preact_resnet50": partial(resnet.resnet50, preact=True),
 }
@@ -21,5 +30,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 def build(name: str, **kwargs) -> nn.Module:
     """Build a registered model by name, e.g. `build("resnet50", num_classes=10)`."""
     if name not in MODELS:
-        raise ValueError(f"model name {name!r} is not registered; known names: {', '.join(sorted(MODELS))}")
+        raise ValueError(
+            f"model name {name!r} is not registered; known names: {', '.join(sorted(MODELS))}"
+        )
     return MODELS[name](**kwargs)

@@ -12,22 +12,37 @@ from nblib.blocks import conv1x1, conv3x3
 
 # Table 1 of the paper: blocks per stage (conv2_x .. conv5_x).
 RESNET_DEPTHS: dict[int, tuple[int, int, int, int]] = {
-    18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3),
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
 }
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convs; the ReLU comes after the addition (the original, "post-activation" order).
+    """Two 3x3 convs; the ReLU comes after the addition (the original, "post-activation"
+    order).
 
-    `residual=False` drops the shortcut: the paper's plain baseline with the same layers.
+    `residual=False` drops the shortcut: the paper's plain baseline with the same
+    layers.
     """
 
     expansion = 1
 
-    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
-                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        width: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+    ) -> None:
         super().__init__()
-        del stride_in_1x1  # only meaningful for Bottleneck; accepted so all blocks share one signature
+        # stride_in_1x1 only matters in bottlenecks; accepted so all blocks share one
+        # signature
+        del stride_in_1x1
         self.conv1 = conv3x3(in_channels, width, stride)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
@@ -45,13 +60,21 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce -> 3x3 -> 1x1 expand (x4). torchvision puts the stride on the 3x3 ("ResNet v1.5",
-    ResNet-B in Bag of Tricks); `stride_in_1x1=True` gives the paper's original placement."""
+    """1x1 reduce -> 3x3 -> 1x1 expand (x4). torchvision puts the stride on the 3x3
+    ("ResNet v1.5", ResNet-B in Bag of Tricks); `stride_in_1x1=True` gives the paper's
+    original placement."""
 
     expansion = 4
 
-    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
-                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        width: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+    ) -> None:
         super().__init__()
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
         self.conv1 = conv1x1(in_channels, width, stride_1x1)
@@ -74,13 +97,20 @@ class Bottleneck(nn.Module):
 
 
 class PreActBasicBlock(nn.Module):
-    """Pre-activation: BN-ReLU-conv twice, and nothing after the addition, so x_{l+1} = x_l + F(x_l)
-    is an exact identity path (Identity Mappings, Fig. 4e)."""
+    """Pre-activation: BN-ReLU-conv twice, and nothing after the addition, so x_{l+1} =
+    x_l + F(x_l) is an exact identity path (Identity Mappings, Fig. 4e)."""
 
     expansion = 1
 
-    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
-                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        width: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+    ) -> None:
         super().__init__()
         del stride_in_1x1
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -100,12 +130,20 @@ class PreActBasicBlock(nn.Module):
 
 
 class PreActBottleneck(nn.Module):
-    """Pre-activation bottleneck: (BN-ReLU-conv) x 3 with 1x1, 3x3, 1x1 kernels; identity after the add."""
+    """Pre-activation bottleneck: (BN-ReLU-conv) x 3 with 1x1, 3x3, 1x1 kernels;
+    identity after the add."""
 
     expansion = 4
 
-    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None,
-                 residual: bool = True, stride_in_1x1: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        width: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+    ) -> None:
         super().__init__()
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -127,15 +165,28 @@ class PreActBottleneck(nn.Module):
         return out + shortcut if self.residual else out
 
 
-Block = type[BasicBlock] | type[Bottleneck] | type[PreActBasicBlock] | type[PreActBottleneck]
+Block = (
+    type[BasicBlock]
+    | type[Bottleneck]
+    | type[PreActBasicBlock]
+    | type[PreActBottleneck]
+)
 
 
 class ResNet(nn.Module):
-    """Stem (7x7/2 conv, 3x3/2 max-pool), four stages of blocks (the first block of stages 2-4
-    halves the resolution), global average pool, one fully connected layer."""
+    """Stem (7x7/2 conv, 3x3/2 max-pool), four stages of blocks (the first block of
+    stages 2-4 halves the resolution), global average pool, one fully connected layer.
+    """
 
-    def __init__(self, block: Block, layers: tuple[int, ...], num_classes: int = 1000, residual: bool = True,
-                 stride_in_1x1: bool = False, zero_init_residual: bool = False) -> None:
+    def __init__(
+        self,
+        block: Block,
+        layers: tuple[int, ...],
+        num_classes: int = 1000,
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+        zero_init_residual: bool = False,
+    ) -> None:
         super().__init__()
         self.preact = block in (PreActBasicBlock, PreActBottleneck)
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -146,26 +197,50 @@ class ResNet(nn.Module):
         self.feature_info = []
         for i, (width, depth) in enumerate(zip((64, 128, 256, 512), layers)):
             stride = 1 if i == 0 else 2
-            stage = self._make_stage(block, width, depth, stride, residual, stride_in_1x1)
+            stage = self._make_stage(
+                block, width, depth, stride, residual, stride_in_1x1
+            )
             setattr(self, f"layer{i + 1}", stage)
-            self.feature_info.append({"channels": self.in_channels, "stride": 4 * 2 ** i})
-        # Pre-activation blocks end on an addition: normalise and activate once before pooling.
-        self.post_norm = nn.Sequential(nn.BatchNorm2d(self.in_channels), nn.ReLU(inplace=True)) \
-            if self.preact else nn.Identity()
+            self.feature_info.append({"channels": self.in_channels, "stride": 4 * 2**i})
+        # Pre-activation blocks end on an addition: normalise and activate once before
+        # pooling.
+        self.post_norm = (
+            nn.Sequential(nn.BatchNorm2d(self.in_channels), nn.ReLU(inplace=True))
+            if self.preact
+            else nn.Identity()
+        )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(self.in_channels, num_classes)
         self._init_weights(zero_init_residual)
 
-    def _make_stage(self, block: Block, width: int, depth: int, stride: int, residual: bool,
-                    stride_in_1x1: bool) -> nn.Sequential:
+    def _make_stage(
+        self,
+        block: Block,
+        width: int,
+        depth: int,
+        stride: int,
+        residual: bool,
+        stride_in_1x1: bool,
+    ) -> nn.Sequential:
         out_channels = width * block.expansion
         downsample = None
-        if stride != 1 or self.in_channels != out_channels:  # projection shortcut (option B of the paper)
+        if (
+            stride != 1 or self.in_channels != out_channels
+        ):  # projection shortcut (option B of the paper)
             projection = conv1x1(self.in_channels, out_channels, stride)
-            downsample = projection if self.preact else nn.Sequential(projection, nn.BatchNorm2d(out_channels))
-        blocks = [block(self.in_channels, width, stride, downsample, residual, stride_in_1x1)]
+            downsample = (
+                projection
+                if self.preact
+                else nn.Sequential(projection, nn.BatchNorm2d(out_channels))
+            )
+        blocks = [
+            block(self.in_channels, width, stride, downsample, residual, stride_in_1x1)
+        ]
         self.in_channels = out_channels
-        blocks += [block(out_channels, width, 1, None, residual, stride_in_1x1) for _ in range(depth - 1)]
+        blocks += [
+            block(out_channels, width, 1, None, residual, stride_in_1x1)
+            for _ in range(depth - 1)
+        ]
         return nn.Sequential(*blocks)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
@@ -175,14 +250,20 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        if zero_init_residual:  # each residual branch starts as zero, so each block starts as identity
+        if (
+            zero_init_residual
+        ):  # each residual branch starts as zero, so each block starts as identity
             for m in self.modules():
                 if isinstance(m, Bottleneck):
                     nn.init.zeros_(m.bn3.weight)
                 elif isinstance(m, BasicBlock):
                     nn.init.zeros_(m.bn2.weight)
                 elif isinstance(m, (PreActBasicBlock, PreActBottleneck)):
-                    nn.init.zeros_(m.conv3.weight if isinstance(m, PreActBottleneck) else m.conv2.weight)
+                    nn.init.zeros_(
+                        m.conv3.weight
+                        if isinstance(m, PreActBottleneck)
+                        else m.conv2.weight
+                    )
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """C2, C3, C4, C5: the output of each stage, at strides 4, 8, 16, 32."""

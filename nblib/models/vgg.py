@@ -1,24 +1,32 @@
 """VGG: very deep networks built only from 3x3 convolutions and 2x2 max-pools.
 
-Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
-ICLR 2015 (arXiv:1409.1556). Module names follow torchvision, so its weights load by key.
+Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+Recognition", ICLR 2015 (arXiv:1409.1556). Module names follow torchvision, so its
+weights load by key.
 """
 
 import torch
 from torch import nn
 
-# Table 1 of the paper: an int is a 3x3 conv with that many output channels, "M" a 2x2 max-pool.
+# Table 1 of the paper: an int is a 3x3 conv with that many output channels,
+# "M" a 2x2 max-pool. One line per configuration, split after stage 3.
+# fmt: off
 VGG_CONFIGS: dict[str, list[int | str]] = {
-    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],  # VGG-11
-    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],  # VGG-13
-    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],  # VGG-16
-    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-          512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],  # VGG-19
+    "A": [64, "M", 128, "M", 256, 256, "M",                     # VGG-11
+          512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M",            # VGG-13
+          512, 512, "M", 512, 512, "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M",       # VGG-16
+          512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",  # VGG-19
+          512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
+# fmt: on
 
 
 def make_features(config: list[int | str], batch_norm: bool) -> nn.Sequential:
-    """The convolutional trunk: 3x3 conv (+ BN) + ReLU for each int, a 2x2 max-pool for each "M"."""
+    """The convolutional trunk: 3x3 conv (+ BN) + ReLU for each int, a 2x2 max-pool for
+    each "M"."""
     layers: list[nn.Module] = []
     in_channels = 3
     for item in config:
@@ -26,7 +34,7 @@ def make_features(config: list[int | str], batch_norm: bool) -> nn.Sequential:
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             continue
         layers.append(nn.Conv2d(in_channels, item, kernel_size=3, padding=1))
-        if batch_norm:  # not in the paper (2014); added later, as torchvision's *_bn models do
+        if batch_norm:  # not in the 2014 paper; torchvision's *_bn models add it
             layers.append(nn.BatchNorm2d(item))
         layers.append(nn.ReLU(inplace=True))
         in_channels = item
@@ -36,18 +44,32 @@ def make_features(config: list[int | str], batch_norm: bool) -> nn.Sequential:
 class VGG(nn.Module):
     """Five conv stages, each halved by a max-pool, then three fully connected layers."""
 
-    def __init__(self, config: list[int | str], batch_norm: bool = False, num_classes: int = 1000,
-                 dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        config: list[int | str],
+        batch_norm: bool = False,
+        num_classes: int = 1000,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         self.features = make_features(config, batch_norm)
-        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))  # makes the classifier work at any input size
+        # The adaptive pool lets the classifier take any input size.
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
             nn.Linear(4096, num_classes),
         )
-        widths = [c for c, nxt in zip(config, config[1:] + ["M"]) if nxt == "M" and c != "M"]
-        self.feature_info = [{"channels": c, "stride": 2 ** (i + 1)} for i, c in enumerate(widths)]
+        widths = [
+            c for c, nxt in zip(config, config[1:] + ["M"]) if nxt == "M" and c != "M"
+        ]
+        self.feature_info = [
+            {"channels": c, "stride": 2 ** (i + 1)} for i, c in enumerate(widths)
+        ]
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -63,7 +85,8 @@ class VGG(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Output of each of the five stages (after its max-pool): strides 2, 4, 8, 16, 32."""
+        """Output of each of the five stages (after its max-pool): strides 2, 4, 8, 16,
+        32."""
         features = []
         for layer in self.features:
             x = layer(x)
