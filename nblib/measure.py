@@ -108,6 +108,7 @@ def _torchinfo(model: nn.Module, input_shape: Sequence[int], depth: int):
             depth=depth,
             verbose=0,
             col_names=("output_size", "num_params", "mult_adds"),
+            col_width=18,
             row_settings=("var_names",),
         )
     except RuntimeError as err:  # torchinfo wraps the model's own error
