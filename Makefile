@@ -20,19 +20,23 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 ## html: execute every notebook and build the site into _build/html (zero warnings allowed)
 html: $(VENV)/.installed
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
-## test: unit tests + strict nbval over every chapter, then the site from the verified outputs
+## test: the site from the stored outputs (zero warnings), then unit tests, the browser
+## test of that site, and strict nbval re-executing every chapter against its outputs
 test: $(VENV)/.installed
+	$(MAKE) site-from-outputs
 	$(ONE_THREAD) $(PY) -m pytest -p no:cacheprovider -n 2 --dist loadscope --nbval --nbval-current-env \
 		--nbval-cell-timeout=600 tests $(CHAPTERS)
-	$(MAKE) site-from-outputs
 
-# The site rendered from the stored outputs nbval has just compared (no second execution).
+# The site rendered from the stored outputs that nbval compares (no second execution).
 site-from-outputs: $(VENV)/.installed
 	mkdir -p $(BUILD)
-	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "off"; yaml.safe_dump(c, open("$(BUILD)/_config_stored_outputs.yml", "w"))'
-	$(VENV)/bin/jupyter-book build . --config $(BUILD)/_config_stored_outputs.yml --warningiserror --nitpick --keep-going
+	$(PY) -c 'import os, yaml; c = yaml.safe_load(open("_config.yml")); \
+		c["execute"]["execute_notebooks"] = "off"; ext = c["sphinx"]["local_extensions"]; \
+		c["sphinx"]["local_extensions"] = {k: os.path.abspath(v) for k, v in ext.items()}; \
+		yaml.safe_dump(c, open("$(BUILD)/_config_stored_outputs.yml", "w"))'
+	$(VENV)/bin/jupyter-book build . --config $(BUILD)/_config_stored_outputs.yml --all --warningiserror --nitpick --keep-going
 
 ## execute: re-run the chapters in place on this CPU, storing outputs for nbval (before committing)
 execute: $(VENV)/.installed
