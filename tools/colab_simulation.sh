@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Simulate a reader pressing "Open in Colab": a fresh Python 3.12 environment with only
+# what Colab preinstalls that the chapters rely on (torch, torchvision, matplotlib, the
+# Jupyter kernel), then each notebook's own setup cell installs nblib, here from a local
+# clone instead of GitHub. Usage: tools/colab_simulation.sh [chapter ...]
+# Slow (downloads PyTorch for Python 3.12), so it is not part of `make test`.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="${COLAB_SIM_DIR:-/tmp/colab-sim}"
+chapters=("${@:-chapters/01_measuring_cost.ipynb chapters/03_resnet.ipynb}")
+url="$(python3 -c 'import yaml,sys; print(yaml.safe_load(open(sys.argv[1]))["repository"]["url"])' "$repo/_config.yml" 2>/dev/null \
+      || grep -A1 '^repository:' "$repo/_config.yml" | sed -n 's/.*url: *\([^ ]*\).*/\1/p')"
+
+rm -rf "$work" && mkdir -p "$work/fake/google/colab"
+git clone -q "$repo" "$work/clone"                       # what GitHub would serve on main
+# "We are on Colab": Colab's kernel has google.colab imported before the first cell runs.
+touch "$work/fake/google/__init__.py" "$work/fake/google/colab/__init__.py"
+echo "import google.colab" > "$work/fake/sitecustomize.py"
+"${PYTHON312:-python3.12}" -m venv "$work/venv"   # PYTHON312 overrides the interpreter
+"$work/venv/bin/pip" install -q --upgrade pip   # Colab ships a current pip
+"$work/venv/bin/pip" install -q torch torchvision matplotlib ipykernel nbclient nbformat
+for nb in ${chapters[@]}; do
+  name="$(basename "$nb")"
+  # The setup cell's install line, pointed at the local clone instead of GitHub.
+  sed "s|git+$url@main|git+file://$work/clone@main|" "$repo/$nb" > "$work/$name"
+  echo "== $name"
+  (cd "$work" && PYTHONPATH="$work/fake" "$work/venv/bin/python" - "$name" <<'PY'
+import sys, time, nbformat
+from nbclient import NotebookClient
+path = sys.argv[1]
+nb = nbformat.read(path, as_version=4)
+start = time.time()
+NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+print(f"{path}: {len(nb.cells)} cells executed in {time.time() - start:.0f} s, {len(errors)} errors")
+sys.exit(1 if errors else 0)
+PY
+  )
+done
