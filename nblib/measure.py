@@ -155,13 +155,14 @@ def _tensors(tree) -> list[torch.Tensor]:
 @dataclass(frozen=True)
 class OpCost:
     """One operator call: the innermost module it ran in, elements read and written,
-    MACs."""
+    bytes moved, bytes of new floating-point tensors it allocated, and MACs."""
 
     module: str
     op: str
     reads: int
     writes: int
     bytes: int
+    allocated: int
     macs: int
 
     @property
@@ -190,6 +191,9 @@ class _OpRecorder(TorchDispatchMode):
             return out
         outputs = _tensors(out)
         packet = func._overloadpacket
+        # aten names in-place ops with a trailing underscore (relu_, add_): they write
+        # into their input and allocate nothing.
+        inplace = packet.__name__.endswith("_") and not packet.__name__.startswith("_")
         flops = (
             flop_registry[packet](*args, **kwargs, out_val=out)
             if packet in flop_registry
@@ -202,6 +206,13 @@ class _OpRecorder(TorchDispatchMode):
                 reads=sum(t.numel() for t in inputs),
                 writes=sum(t.numel() for t in outputs),
                 bytes=sum(t.numel() * t.element_size() for t in inputs + outputs),
+                allocated=0
+                if inplace
+                else sum(
+                    t.numel() * t.element_size()
+                    for t in outputs
+                    if t.is_floating_point()
+                ),
                 macs=flops // 2,
             )
         )
@@ -272,30 +283,10 @@ def memory_access_cost(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Bytes of the feature maps one forward pass produces: the output of every leaf
-    module, except in-place ones (an in-place ReLU overwrites its input and allocates
-    nothing)."""
-    x = _example_input(model, input_shape)
-    total = 0
-
-    def add_output(module: nn.Module, args: tuple, output) -> None:
-        nonlocal total
-        inputs = {t.data_ptr() for t in _tensors(args)}
-        total += sum(
-            t.numel() * t.element_size()
-            for t in _tensors(output)
-            if t.data_ptr() not in inputs
-        )
-
-    leaves = [m for m in model.modules() if not list(m.children())]
-    hooks = [m.register_forward_hook(add_output) for m in leaves]
-    try:
-        with _counting_mode(model):
-            run_forward(model, x)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return total
+    """Bytes of the feature maps one forward pass creates: every floating-point tensor an
+    operator allocates, whether in a module or in a forward's own code (a residual add, a
+    concatenation); in-place operators allocate nothing."""
+    return sum(op.allocated for op in op_costs(model, input_shape))
 
 
 def cost_summary(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
@@ -307,5 +298,5 @@ def cost_summary(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]
         "params": count_params(model),
         "macs": sum(op.macs for op in ops),
         "memory_access": sum(op.mac for op in ops),
-        "activation_bytes": activation_memory(model, input_shape),
+        "activation_bytes": sum(op.allocated for op in ops),
     }

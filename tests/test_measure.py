@@ -140,3 +140,19 @@ def test_cost_summary_agrees_with_the_single_counters():
         "memory_access": measure.memory_access_cost(model, (1, 3, 32, 32)),
         "activation_bytes": measure.activation_memory(model, (1, 3, 32, 32)),
     }
+
+
+def test_activation_memory_counts_functional_ops_and_works_on_meta():
+    class AddCat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1, bias=False)
+
+        def forward(self, x):
+            y = self.conv(x)  # 4 x 25 new elements
+            return torch.cat([y, y + 1], dim=1)  # add: 4 x 25, cat: 8 x 25
+
+    assert measure.activation_memory(AddCat(), (1, 3, 5, 5)) == (4 + 4 + 8) * 25 * 4
+    with torch.device("meta"):
+        model = AddCat()
+    assert measure.activation_memory(model, (1, 3, 5, 5)) == (4 + 4 + 8) * 25 * 4
