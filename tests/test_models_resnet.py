@@ -1,14 +1,24 @@
-"""ResNet: every depth equal to torchvision's; the pre-activation and plain variants
-behave."""
+"""ResNet: every depth and ResNeXt equal to torchvision's, ResNet-D and SE-ResNet equal
+to timm's; the pre-activation, plain and SE variants behave."""
 
 import pytest
+import timm
 import torch
 import torchvision
 
+from nblib.blocks import SqueezeExcitation
 from nblib.models import build, resnet
 from reference_models import assert_equal_to_reference, assert_feature_contract
 
-NAMES = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+NAMES = [
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+]
+TIMM_NAMES = ["resnet50d", "seresnet50"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -16,7 +26,17 @@ def test_equal_to_torchvision(name):
     assert_equal_to_reference(build(name), getattr(torchvision.models, name)())
 
 
-@pytest.mark.parametrize("name", NAMES + ["preact_resnet18", "preact_resnet50"])
+@pytest.mark.parametrize("name", TIMM_NAMES)
+def test_equal_to_timm(name):
+    # timm zero-initialises the last BN of each branch; keep it at 1 so that the branches
+    # (and SE) shape the outputs compared.
+    reference = timm.create_model(name, pretrained=False, zero_init_last=False)
+    assert_equal_to_reference(build(name), reference)
+
+
+@pytest.mark.parametrize(
+    "name", NAMES + TIMM_NAMES + ["preact_resnet18", "preact_resnet50"]
+)
 def test_feature_contract(name):
     model = build(name)
     assert [f["stride"] for f in model.feature_info] == [4, 8, 16, 32]
@@ -46,6 +66,52 @@ def test_zero_initialised_preact_block_is_exact_identity(block):
     x = torch.randn(1, model.feature_info[0]["channels"], 8, 8)
     with torch.no_grad():
         assert torch.equal(model.layer1[1](x), x)
+
+
+def test_resnext_template_widths():
+    block = resnet.Bottleneck(256, 64, groups=32, width_per_group=4)
+    assert block.conv2.in_channels == block.conv2.out_channels == 128  # 32 x 4d
+    assert block.conv2.groups == 32 and block.conv2.weight.shape == (128, 4, 3, 3)
+
+
+def test_resnet_d_shortcut_pools_then_projects():
+    d, b = resnet.resnet50(downsample="avg"), resnet.resnet50()
+    pool, conv, _ = d.layer2[0].downsample
+    assert isinstance(pool, torch.nn.AvgPool2d) and conv.stride == (1, 1)
+    assert isinstance(d.layer1[0].downsample[0], torch.nn.Identity)  # stride 1: no pool
+    assert b.layer2[0].downsample[0].stride == (2, 2)
+    x = torch.randn(1, 256, 7, 7)  # odd size: ceil_mode keeps the last row and column
+    with torch.no_grad():
+        assert d.layer2[0].downsample(x).shape == b.layer2[0].downsample(x).shape
+
+
+def test_squeeze_excitation_widths_follow_timm():
+    se = SqueezeExcitation(256, reduction=16)
+    assert (se.fc1.in_channels, se.fc1.out_channels) == (256, 16)
+    assert sum(p.numel() for p in se.parameters()) == 2 * 256 * 16 + 16 + 256
+    assert SqueezeExcitation(64, reduction=16).fc1.out_channels == 8  # at least 8
+    with pytest.raises(ValueError, match="reduction"):
+        SqueezeExcitation(64, reduction=0)
+
+
+@pytest.mark.parametrize("block", [resnet.Bottleneck, resnet.PreActBottleneck])
+def test_squeeze_excitation_sits_on_the_branch(block):
+    # A closed gate (sigmoid(-inf) = 0) silences the branch; the shortcut must survive.
+    unit = block(256, 64, se_reduction=16).eval()
+    torch.nn.init.constant_(unit.se.fc2.bias, -float("inf"))
+    x = torch.randn(2, 256, 6, 6)
+    expected = x if block is resnet.PreActBottleneck else torch.relu(x)
+    with torch.no_grad():
+        assert torch.equal(unit(x), expected)
+
+
+def test_invalid_variant_arguments():
+    with pytest.raises(ValueError, match="stem"):
+        resnet.resnet50(stem="5x5")
+    with pytest.raises(ValueError, match="downsample"):
+        resnet.resnet50(downsample="max")
+    with pytest.raises(ValueError, match="groups"):
+        resnet.resnet18(groups=32, width_per_group=4)
 
 
 def test_unknown_model_name():

@@ -1,6 +1,7 @@
 """Building blocks shared by several model families (one definition, imported
 everywhere)."""
 
+import torch
 from torch import nn
 
 
@@ -24,3 +25,27 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     """1x1 convolution without bias: mixes channels, or projects a shortcut to a new
     width/stride."""
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class SqueezeExcitation(nn.Module):
+    """Squeeze-and-excitation (Hu et al., CVPR 2018): average-pool each channel, FC
+    C -> C/r, ReLU, FC C/r -> C, sigmoid, and rescale each channel by the result.
+
+    The FCs are 1x1 convolutions with bias, named as in timm's `SEModule` so its weights
+    load by key; as there, C/r is rounded to the nearest multiple of 8 (at least 8).
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        if reduction <= 0:
+            raise ValueError(f"reduction must be positive, got {reduction}")
+        reduced = max(8, int(channels / reduction + 4) // 8 * 8)
+        self.fc1 = nn.Conv2d(channels, reduced, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(reduced, channels, 1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)  # squeeze: (B, C, H, W) -> (B, C, 1, 1)
+        s = self.gate(self.fc2(self.act(self.fc1(s))))  # excitation: (0, 1) per channel
+        return x * s  # scale

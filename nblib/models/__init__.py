@@ -6,7 +6,7 @@ from functools import partial
 
 from torch import nn
 
-from nblib.models import resnet, vgg
+from nblib.models import densenet, inception, resnet, vgg, vit
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "vgg11": vgg.vgg11,
@@ -24,6 +24,17 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet152": resnet.resnet152,
     "preact_resnet18": partial(resnet.resnet18, preact=True),
     "preact_resnet50": partial(resnet.resnet50, preact=True),
+    "resnet50d": partial(resnet.resnet50, stem="deep", downsample="avg"),
+    "seresnet50": partial(resnet.resnet50, se_reduction=16),
+    "resnext50_32x4d": partial(resnet.resnet50, groups=32, width_per_group=4),
+    "densenet121": densenet.densenet121,
+    "densenet161": densenet.densenet161,
+    "densenet169": densenet.densenet169,
+    "densenet201": densenet.densenet201,
+    "googlenet": inception.googlenet,
+    "inception_v3": inception.inception_v3,
+    "vit_b_16": vit.vit_b_16,
+    "vit_s_16": vit.vit_s_16,
 }
 
 

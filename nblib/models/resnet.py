@@ -1,14 +1,20 @@
-"""ResNet: residual learning, y = x + F(x), and its pre-activation form.
+"""ResNet: residual learning, y = x + F(x), and the variants that are options of it.
 
 He et al., "Deep Residual Learning for Image Recognition", CVPR 2016 (arXiv:1512.03385);
-He et al., "Identity Mappings in Deep Residual Networks", ECCV 2016 (arXiv:1603.05027).
-Module names follow torchvision, so its weights load by key.
+He et al., "Identity Mappings in Deep Residual Networks", ECCV 2016 (arXiv:1603.05027);
+He et al., "Bag of Tricks for Image Classification with CNNs", CVPR 2019 (ResNet-B/C/D);
+Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018 (SE-ResNet);
+Xie et al., "Aggregated Residual Transformations for Deep Neural Networks", CVPR 2017
+(ResNeXt). Module names follow torchvision (timm for the stem, shortcut and SE options),
+so their weights load by key.
 """
+
+from functools import partial
 
 import torch
 from torch import nn
 
-from nblib.blocks import conv1x1, conv3x3
+from nblib.blocks import SqueezeExcitation, conv1x1, conv3x3
 
 # Table 1 of the paper: blocks per stage (conv2_x .. conv5_x).
 RESNET_DEPTHS: dict[int, tuple[int, int, int, int]] = {
@@ -18,6 +24,56 @@ RESNET_DEPTHS: dict[int, tuple[int, int, int, int]] = {
     101: (3, 4, 23, 3),
     152: (3, 8, 36, 3),
 }
+STEMS = ("7x7", "deep")
+DOWNSAMPLES = ("conv", "avg")
+
+
+def make_stem(stem: str) -> nn.Module:
+    """The first convolution(s), 3 -> 64 channels at stride 2: the paper's 7x7, or
+    ResNet-C's three 3x3 (32, 32, 64 channels), laid out as timm's `resnet50d.conv1`."""
+    if stem == "7x7":
+        return nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return nn.Sequential(
+        conv3x3(3, 32, stride=2),
+        nn.BatchNorm2d(32),
+        nn.ReLU(inplace=True),
+        conv3x3(32, 32),
+        nn.BatchNorm2d(32),
+        nn.ReLU(inplace=True),
+        conv3x3(32, 64),
+    )
+
+
+def make_projection(
+    in_channels: int, out_channels: int, stride: int, downsample: str, norm: bool
+) -> nn.Module:
+    """Projection shortcut (option B of the paper): a 1x1 conv with the block's stride,
+    then BN. ResNet-D (`downsample="avg"`) gives the stride to a 2x2 average pool, so
+    that the 1x1 conv sees every input position."""
+    if downsample == "conv":
+        layers = [conv1x1(in_channels, out_channels, stride)]
+    else:
+        pool = (
+            nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
+            if stride > 1
+            else nn.Identity()
+        )
+        layers = [pool, conv1x1(in_channels, out_channels)]
+    if norm:
+        layers.append(nn.BatchNorm2d(out_channels))
+    return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+
+
+def _plain_width(block: str, groups: int, width_per_group: int) -> None:
+    if groups != 1 or width_per_group != 64:
+        raise ValueError(
+            f"{block} has no grouped convolution: groups must be 1 and width_per_group "
+            f"64, got {groups} and {width_per_group}"
+        )
+
+
+def _squeeze_excitation(channels: int, se_reduction: int | None) -> nn.Module | None:
+    return None if se_reduction is None else SqueezeExcitation(channels, se_reduction)
 
 
 class BasicBlock(nn.Module):
@@ -38,22 +94,29 @@ class BasicBlock(nn.Module):
         downsample: nn.Module | None = None,
         residual: bool = True,
         stride_in_1x1: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
+        se_reduction: int | None = None,
     ) -> None:
         super().__init__()
         # stride_in_1x1 only matters in bottlenecks; accepted so all blocks share one
         # signature
         del stride_in_1x1
+        _plain_width("BasicBlock", groups, width_per_group)
         self.conv1 = conv3x3(in_channels, width, stride)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(width, width)
         self.bn2 = nn.BatchNorm2d(width)
+        self.se = _squeeze_excitation(width, se_reduction)
         self.downsample = downsample
         self.residual = residual
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if self.se is not None:
+            out = self.se(out)
         if self.residual:
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
@@ -62,7 +125,9 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     """1x1 reduce -> 3x3 -> 1x1 expand (x4). torchvision puts the stride on the 3x3
     ("ResNet v1.5", ResNet-B in Bag of Tricks); `stride_in_1x1=True` gives the paper's
-    original placement."""
+    original placement. ResNeXt: the 3x3 is a grouped conv of `groups` (the cardinality
+    C) paths of `width_per_group` (d) channels each. SE rescales the branch before the
+    addition."""
 
     expansion = 4
 
@@ -74,15 +139,21 @@ class Bottleneck(nn.Module):
         downsample: nn.Module | None = None,
         residual: bool = True,
         stride_in_1x1: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
+        se_reduction: int | None = None,
     ) -> None:
         super().__init__()
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
-        self.conv1 = conv1x1(in_channels, width, stride_1x1)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride_3x3)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, width * self.expansion)
+        # torchvision's formula: d channels per path at width 64, scaled with the stage
+        inner = int(width * (width_per_group / 64.0)) * groups
+        self.conv1 = conv1x1(in_channels, inner, stride_1x1)
+        self.bn1 = nn.BatchNorm2d(inner)
+        self.conv2 = conv3x3(inner, inner, stride_3x3, groups)
+        self.bn2 = nn.BatchNorm2d(inner)
+        self.conv3 = conv1x1(inner, width * self.expansion)
         self.bn3 = nn.BatchNorm2d(width * self.expansion)
+        self.se = _squeeze_excitation(width * self.expansion, se_reduction)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.residual = residual
@@ -91,6 +162,8 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
+        if self.se is not None:
+            out = self.se(out)
         if self.residual:
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
@@ -110,14 +183,19 @@ class PreActBasicBlock(nn.Module):
         downsample: nn.Module | None = None,
         residual: bool = True,
         stride_in_1x1: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
+        se_reduction: int | None = None,
     ) -> None:
         super().__init__()
         del stride_in_1x1
+        _plain_width("PreActBasicBlock", groups, width_per_group)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv1 = conv3x3(in_channels, width, stride)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv2 = conv3x3(width, width)
+        self.se = _squeeze_excitation(width, se_reduction)
         self.downsample = downsample
         self.residual = residual
 
@@ -126,6 +204,8 @@ class PreActBasicBlock(nn.Module):
         # A projection shortcut sees the pre-activated input, as in the paper's code.
         shortcut = x if self.downsample is None else self.downsample(pre)
         out = self.conv2(self.relu(self.bn2(self.conv1(pre))))
+        if self.se is not None:
+            out = self.se(out)
         return out + shortcut if self.residual else out
 
 
@@ -143,15 +223,20 @@ class PreActBottleneck(nn.Module):
         downsample: nn.Module | None = None,
         residual: bool = True,
         stride_in_1x1: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
+        se_reduction: int | None = None,
     ) -> None:
         super().__init__()
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        inner = int(width * (width_per_group / 64.0)) * groups
         self.bn1 = nn.BatchNorm2d(in_channels)
-        self.conv1 = conv1x1(in_channels, width, stride_1x1)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride_3x3)
-        self.bn3 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, width * self.expansion)
+        self.conv1 = conv1x1(in_channels, inner, stride_1x1)
+        self.bn2 = nn.BatchNorm2d(inner)
+        self.conv2 = conv3x3(inner, inner, stride_3x3, groups)
+        self.bn3 = nn.BatchNorm2d(inner)
+        self.conv3 = conv1x1(inner, width * self.expansion)
+        self.se = _squeeze_excitation(width * self.expansion, se_reduction)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.residual = residual
@@ -162,6 +247,8 @@ class PreActBottleneck(nn.Module):
         out = self.conv1(pre)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
+        if self.se is not None:
+            out = self.se(out)
         return out + shortcut if self.residual else out
 
 
@@ -176,6 +263,10 @@ Block = (
 class ResNet(nn.Module):
     """Stem (7x7/2 conv, 3x3/2 max-pool), four stages of blocks (the first block of
     stages 2-4 halves the resolution), global average pool, one fully connected layer.
+
+    Variants are arguments: `stem="deep"` (ResNet-C), `downsample="avg"` (ResNet-D),
+    `stride_in_1x1=True` (the paper's ResNet-50, "ResNet-A"), `se_reduction=r`
+    (SE-ResNet), `groups=C, width_per_group=d` (ResNeXt Cxd).
     """
 
     def __init__(
@@ -186,22 +277,42 @@ class ResNet(nn.Module):
         residual: bool = True,
         stride_in_1x1: bool = False,
         zero_init_residual: bool = False,
+        stem: str = "7x7",
+        downsample: str = "conv",
+        groups: int = 1,
+        width_per_group: int = 64,
+        se_reduction: int | None = None,
     ) -> None:
         super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+        if downsample not in DOWNSAMPLES:
+            raise ValueError(
+                f"downsample must be one of {DOWNSAMPLES}, got {downsample!r}"
+            )
         self.preact = block in (PreActBasicBlock, PreActBottleneck)
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.conv1 = make_stem(stem)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.in_channels = 64
         self.feature_info = []
+        make_block = partial(
+            block,
+            residual=residual,
+            stride_in_1x1=stride_in_1x1,
+            groups=groups,
+            width_per_group=width_per_group,
+            se_reduction=se_reduction,
+        )
         for i, (width, depth) in enumerate(zip((64, 128, 256, 512), layers)):
             stride = 1 if i == 0 else 2
+            out_channels = width * block.expansion
             stage = self._make_stage(
-                block, width, depth, stride, residual, stride_in_1x1
+                make_block, width, out_channels, depth, stride, downsample
             )
             setattr(self, f"layer{i + 1}", stage)
-            self.feature_info.append({"channels": self.in_channels, "stride": 4 * 2**i})
+            self.feature_info.append({"channels": out_channels, "stride": 4 * 2**i})
         # Pre-activation blocks end on an addition: normalise and activate once before
         # pooling.
         self.post_norm = (
@@ -215,32 +326,21 @@ class ResNet(nn.Module):
 
     def _make_stage(
         self,
-        block: Block,
+        make_block: partial,
         width: int,
+        out_channels: int,
         depth: int,
         stride: int,
-        residual: bool,
-        stride_in_1x1: bool,
+        downsample: str,
     ) -> nn.Sequential:
-        out_channels = width * block.expansion
-        downsample = None
-        if (
-            stride != 1 or self.in_channels != out_channels
-        ):  # projection shortcut (option B of the paper)
-            projection = conv1x1(self.in_channels, out_channels, stride)
-            downsample = (
-                projection
-                if self.preact
-                else nn.Sequential(projection, nn.BatchNorm2d(out_channels))
+        shortcut = None
+        if stride != 1 or self.in_channels != out_channels:
+            shortcut = make_projection(
+                self.in_channels, out_channels, stride, downsample, not self.preact
             )
-        blocks = [
-            block(self.in_channels, width, stride, downsample, residual, stride_in_1x1)
-        ]
+        blocks = [make_block(self.in_channels, width, stride, shortcut)]
         self.in_channels = out_channels
-        blocks += [
-            block(out_channels, width, 1, None, residual, stride_in_1x1)
-            for _ in range(depth - 1)
-        ]
+        blocks += [make_block(out_channels, width) for _ in range(depth - 1)]
         return nn.Sequential(*blocks)
 
     def _init_weights(self, zero_init_residual: bool) -> None:

@@ -1,0 +1,117 @@
+"""ViT: ViT-B/16 equal to torchvision's, ViT-S/16 equal to timm's through the tested
+renaming, one feature level at stride 16, attention weights readable by a hook."""
+
+import pytest
+import timm
+import torch
+import torchvision
+from torch import nn
+
+from nblib.measure import count_params
+from nblib.models import build, vit
+from reference_models import assert_equal_to_reference, assert_feature_contract
+
+
+def randomise_head(head: nn.Linear) -> None:
+    """Both references zero their head at init, which would make any two outputs equal;
+    random head weights make the logits depend on every layer."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * 0.02)
+        head.bias.copy_(torch.randn(head.bias.shape, generator=generator) * 0.02)
+
+
+def test_vit_b_16_equal_to_torchvision():
+    reference = torchvision.models.vit_b_16()
+    randomise_head(reference.heads.head)
+    # Bit-equal: torchvision's no-grad fast path runs the same matmuls, and the scale
+    # 1 / sqrt(64) = 1 / 8 is exact whether applied to q or to q k^T.
+    assert_equal_to_reference(build("vit_b_16"), reference, input_size=224)
+
+
+def test_vit_s_16_equal_to_timm_after_renaming():
+    reference = timm.create_model("vit_small_patch16_224", pretrained=False).eval()
+    randomise_head(reference.head)
+    ours = build("vit_s_16").eval()
+    assert count_params(ours) == count_params(reference)
+    ours.load_state_dict(vit.timm_to_torchvision(reference.state_dict()))  # strict
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        # Not bit-equal: timm calls F.scaled_dot_product_attention, whose fused CPU
+        # kernel sums the softmax blockwise in another order (observed max difference
+        # about 1e-6 on logits of size 1).
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-5)
+
+
+def test_timm_renaming_maps_every_key_once():
+    keys = timm.create_model("vit_small_patch16_224", pretrained=False).state_dict()
+    renamed = vit.timm_to_torchvision(keys)
+    assert len(renamed) == len(keys)
+    assert set(renamed) == set(vit.vit_s_16().state_dict())
+    assert (
+        renamed["encoder.layers.encoder_layer_11.self_attention.in_proj_weight"]
+        is (keys["blocks.11.attn.qkv.weight"])
+    )
+
+
+@pytest.mark.parametrize("variant", ["vit_l_16", "vit_h_14"])
+def test_larger_configs_have_torchvision_parameter_count(variant):
+    with torch.device("meta"):
+        ours = vit.build_vit(variant)
+        reference = getattr(torchvision.models, variant)()
+    assert count_params(ours) == count_params(reference)
+
+
+@pytest.mark.parametrize("name", ["vit_b_16", "vit_s_16"])
+def test_feature_contract(name):
+    model = build(name)
+    assert model.feature_info == [
+        {"channels": model.encoder.ln.normalized_shape[0], "stride": 16}
+    ]
+    assert_feature_contract(model, input_size=224)
+
+
+def test_features_are_the_patch_tokens_of_the_last_block():
+    model = vit.VisionTransformer(
+        32, 8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32
+    ).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        tokens = model.encoder(model.tokens(x))  # (2, 1 + 16, 16)
+        (grid,) = model.forward_features(x)
+    assert grid.shape == (2, 16, 4, 4)
+    assert torch.equal(grid[:, :, 1, 2], tokens[:, 1 + 1 * 4 + 2])  # row-major order
+
+
+def test_attention_weights_through_the_softmax_hook():
+    model = vit.VisionTransformer(
+        8, 2, num_layers=2, num_heads=4, hidden_dim=32, mlp_dim=64, in_channels=1
+    ).eval()
+    maps = []
+    for block in model.encoder.layers:
+        block.self_attention.softmax.register_forward_hook(
+            lambda module, args, out: maps.append(out)
+        )
+    with torch.no_grad():
+        model(torch.randn(3, 1, 8, 8))
+    assert [m.shape for m in maps] == [(3, 4, 17, 17)] * 2
+    torch.testing.assert_close(maps[0].sum(-1), torch.ones(3, 4, 17))
+
+
+def test_wrong_image_size_or_config_raises():
+    with pytest.raises(ValueError, match="does not match image_size 224"):
+        build("vit_s_16")(torch.randn(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="not a multiple of patch_size"):
+        vit.VisionTransformer(image_size=30, patch_size=16)
+    with pytest.raises(ValueError, match="not divisible by num_heads"):
+        vit.SelfAttention(30, 4)
+    with pytest.raises(ValueError, match="variant 'vit_x'"):
+        vit.build_vit("vit_x")
+
+
+def test_config_fields_can_be_overridden():
+    with torch.device("meta"):
+        l32 = vit.build_vit("vit_l_16", patch_size=32)
+        reference = torchvision.models.vit_l_32()
+    assert l32.patch_size == 32
+    assert count_params(l32) == count_params(reference)
