@@ -49,3 +49,13 @@ class SqueezeExcitation(nn.Module):
         s = x.mean((2, 3), keepdim=True)  # squeeze: (B, C, H, W) -> (B, C, 1, 1)
         s = self.gate(self.fc2(self.act(self.fc1(s))))  # excitation: (0, 1) per channel
         return x * s  # scale
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle: view the C channels as a (groups, C / groups)
+    grid, transpose it, and flatten, so that channel j of group i moves to position
+    j * groups + i and each group of the next grouped layer reads from every group."""
+    b, c, h, w = x.shape
+    x = x.view(b, groups, c // groups, h, w)  # reshape: (g, C/g)
+    x = torch.transpose(x, 1, 2).contiguous()  # transpose: (C/g, g)
+    return x.view(b, c, h, w)  # flatten

@@ -6,7 +6,21 @@ from functools import partial
 
 from torch import nn
 
-from nblib.models import densenet, inception, resnet, vgg, vit
+from nblib.models import (
+    cspnet,
+    darknet,
+    densenet,
+    inception,
+    mobilenet,
+    regnet,
+    res2net,
+    resnest,
+    resnet,
+    shufflenet,
+    vgg,
+    vit,
+    vovnet,
+)
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "vgg11": vgg.vgg11,
@@ -35,6 +49,21 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "inception_v3": inception.inception_v3,
     "vit_b_16": vit.vit_b_16,
     "vit_s_16": vit.vit_s_16,
+    "mobilenet_v1": mobilenet.mobilenet_v1,
+    "mobilenet_v2": mobilenet.mobilenet_v2,
+    "shufflenet_v1_g3": partial(shufflenet.shufflenet_v1, groups=3),
+    "shufflenet_v2_x0_5": partial(shufflenet.shufflenet_v2, width="0.5"),
+    "shufflenet_v2_x1_0": partial(shufflenet.shufflenet_v2, width="1.0"),
+    "shufflenet_v2_x1_5": partial(shufflenet.shufflenet_v2, width="1.5"),
+    "shufflenet_v2_x2_0": partial(shufflenet.shufflenet_v2, width="2.0"),
+    "resnest50d": resnest.resnest50d,
+    "res2net50_26w_4s": res2net.res2net50,
+    "darknet53": darknet.darknet53,
+    "cspresnet50": cspnet.cspresnet50,
+    "cspdarknet53": cspnet.cspdarknet53,
+    "vovnet39a": vovnet.vovnet39,
+    "regnet_x_400mf": regnet.regnet_x_400mf,
+    "regnet_y_400mf": regnet.regnet_y_400mf,
 }
 
 
