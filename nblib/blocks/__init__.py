@@ -51,6 +51,29 @@ class SqueezeExcitation(nn.Module):
         return x * s  # scale
 
 
+def conv_bn_act(
+    in_channels: int,
+    out_channels: int,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    act: nn.Module | None = None,
+    padding: int | None = None,
+) -> nn.Sequential:
+    """Convolution ('same' padding for odd kernels unless `padding` is given, no bias),
+    BatchNorm, activation (ReLU unless `act` is given): keys 0, 1, 2 as torchvision's
+    Conv2dNormActivation, so reference weights load by key."""
+    if padding is None:
+        padding = dilation * (kernel - 1) // 2
+    return nn.Sequential(
+        nn.Conv2d(
+            in_channels, out_channels, kernel, stride, padding, dilation, bias=False
+        ),
+        nn.BatchNorm2d(out_channels),
+        act if act is not None else nn.ReLU(inplace=True),
+    )
+
+
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """ShuffleNet's channel shuffle: view the C channels as a (groups, C / groups)
     grid, transpose it, and flatten, so that channel j of group i moves to position

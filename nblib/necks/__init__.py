@@ -1,0 +1,52 @@
+"""Necks: modules that turn a backbone's feature levels into the maps a detection head
+reads (a list of tensors in, a list out). Every neck takes `in_channels`, finest level
+first, and keeps it as an attribute, so `BackboneWithNeck` can check it against the
+backbone's `feature_info` before any tensor flows."""
+
+import torch
+from torch import nn
+
+
+class BackboneWithNeck(nn.Module):
+    """Any nblib backbone's `forward_features`, the levels chosen by index into its
+    `feature_info`, then a neck; a neck built for other widths is refused at once."""
+
+    def __init__(self, backbone: nn.Module, neck: nn.Module, levels: list[int]) -> None:
+        super().__init__()
+        info = getattr(backbone, "feature_info", None)
+        if info is None or not hasattr(backbone, "forward_features"):
+            raise ValueError(
+                f"{type(backbone).__name__} has no forward_features/feature_info"
+            )
+        if not levels or any(not 0 <= i < len(info) for i in levels):
+            raise ValueError(
+                f"levels {levels} must index the {len(info)} feature levels"
+            )
+        widths = [info[i]["channels"] for i in levels]
+        if list(neck.in_channels) != widths:
+            raise ValueError(
+                f"{type(neck).__name__} expects in_channels {list(neck.in_channels)}, "
+                f"but levels {levels} of {type(backbone).__name__} have {widths}"
+            )
+        self.backbone, self.neck, self.levels = backbone, neck, list(levels)
+        self.strides = [info[i]["stride"] for i in levels]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = self.backbone.forward_features(x)
+        return self.neck([feats[i] for i in self.levels])
+
+
+class OneInputNeck(nn.Module):
+    """A neck seen as a one-input model, for the tools that take one input shape
+    (count_macs, layer_table): the input is level 0, level i a zero map of
+    in_channels[i] channels at 1 / 2**i its size (zeros cost no MACs)."""
+
+    def __init__(self, neck: nn.Module) -> None:
+        super().__init__()
+        self.neck = neck
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        b, _, h, w = x.shape
+        channels = self.neck.in_channels
+        rest = [x.new_zeros(b, c, h >> i, w >> i) for i, c in enumerate(channels)]
+        return self.neck([x] + rest[1:])
