@@ -1,109 +1,221 @@
-"""`python -m nblib.bench`: time the registry's models and append the results to
-data/timings/.
+"""`python -m nblib.bench`: time the registry's models, ours and their torchvision/timm
+references side by side, and append the results to data/timings/<device>.csv.
 
-One CSV per machine (named after the device), one row per model x batch x dtype x memory
-format, each row carrying device, torch/CUDA versions and date. On CPU the set is
-reduced.
+One CSV per machine (named after the device), one row per model x implementation x
+batch x dtype x memory format x eager/compiled, each row carrying device, torch/CUDA
+versions, date, params, MACs, memory access, achieved TFLOP/s, the fraction of the
+device's peak (data/devices.csv) and the coefficient of variation over repeated runs.
+On CPU the set is reduced. Backbone + neck pairs (nblib.necks.zoo) run at their own
+image size.
 """
 
 import argparse
 import csv
 import re
+import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from nblib.measure import count_macs, count_params
-from nblib.models import MODELS, build
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from nblib.measure import count_macs, count_params, memory_access_cost
+from nblib.models import MODELS, build, build_reference, reference_source
+from nblib.necks.zoo import NECK_MODELS
 from nblib.reference import DATA_DIR
 from nblib.timing import TimingRecord, best_device, device_name, time_model
 
-COLUMNS = [f.name for f in fields(TimingRecord)] + ["params", "macs"]
+COLUMNS = [f.name for f in fields(TimingRecord)] + [
+    "implementation",
+    "params",
+    "macs",
+    "memory_access",
+    "cv",
+    "tflops",
+    "peak_tflops",
+    "peak_fraction",
+]
+CPU_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2_x1_0"]
 
 
-def configurations(device_type: str, batch: int) -> list[dict]:
-    """What to time per model: on GPU fp32 and bf16, contiguous and channels_last; on
-    CPU fp32 only."""
+def configurations(device_type: str, batch: int, compile: bool) -> list[dict]:
+    """What to time per model: on GPU batch 1 and `batch`, fp32 and bf16, contiguous
+    and channels_last, eager (and compiled in bf16 channels_last when asked); on CPU
+    batch 1, fp32, eager."""
     if device_type != "cuda":
-        return [{"batch": 1, "dtype": "fp32", "channels_last": False}]
-    return [
-        {"batch": b, "dtype": d, "channels_last": cl}
+        return [{"batch": 1, "dtype": "fp32", "channels_last": False, "compile": False}]
+    eager = [
+        {"batch": b, "dtype": d, "channels_last": cl, "compile": False}
         for b in (1, batch)
         for d in ("fp32", "bf16")
         for cl in (False, True)
     ]
+    compiled = [
+        {"batch": b, "dtype": "bf16", "channels_last": True, "compile": True}
+        for b in (1, batch)
+    ]
+    return eager + (compiled if compile else [])
+
+
+def peak_tflops(name: str, dtype: str, path: Path | None = None) -> float | None:
+    """The datasheet peak (dense) of the device called `name` for `dtype`, from
+    data/devices.csv; fp32 convolutions count as TF32 where cuDNN allows it."""
+    if dtype == "fp32" and torch.backends.cudnn.allow_tf32:
+        dtype = "tf32"
+    with open(path or DATA_DIR / "devices.csv") as f:
+        for row in csv.DictReader(f):
+            if row["device_pattern"] in name and row["dtype"] == dtype:
+                return float(row["peak_tflops"])
+    return None
+
+
+def implementations(name: str, references: bool) -> list[tuple[str, Callable]]:
+    """(label, builder) pairs to time for one registry name: ours, then the
+    reference where one is installed."""
+    if name in NECK_MODELS:
+        return [("nblib", NECK_MODELS[name][0])]
+    pairs = [("nblib", lambda: build(name))]
+    if references and reference_source(name):
+        pairs.append((reference_source(name), lambda: build_reference(name)))
+    return pairs
+
+
+def time_repeated(model: nn.Module, shape: tuple, repeats: int, **kwargs) -> tuple:
+    """The median-latency record of `repeats` timings and the coefficient of variation
+    of their medians (how well repeated runs agree)."""
+    records = [time_model(model, shape, **kwargs) for _ in range(repeats)]
+    medians = [r.median_ms for r in records]
+    cv = statistics.stdev(medians) / statistics.mean(medians) if repeats > 1 else 0.0
+    return sorted(records, key=lambda r: r.median_ms)[repeats // 2], cv
 
 
 def run(
-    models: list[str], batch: int, image_size: int, min_run_time: float, out_dir: Path
+    models: list[str],
+    batch: int,
+    image_size: int,
+    min_run_time: float,
+    out_dir: Path,
+    *,
+    references: bool = True,
+    compile: bool = False,
+    repeats: int = 3,
+    progress: bool = False,
 ) -> Path:
     """Benchmark `models`, append to out_dir/<device>.csv and return that path."""
-    unknown = [m for m in models if m not in MODELS]
+    known = MODELS.keys() | NECK_MODELS.keys()
+    unknown = [m for m in models if m not in known]
     if unknown:
         raise ValueError(
-            f"models {unknown} are not registered; known: {', '.join(sorted(MODELS))}"
+            f"models {unknown} are not registered; known: {', '.join(sorted(known))}"
         )
-    if batch <= 0 or image_size <= 0:
+    if batch <= 0 or image_size <= 0 or repeats <= 0:
         raise ValueError(
-            f"batch and image_size must be positive, got batch={batch}, image_size={image_size}"
+            "batch, image_size and repeats must be positive, "
+            f"got batch={batch}, image_size={image_size}, repeats={repeats}"
         )
     device = best_device()
     out_path = out_dir / (
         re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-") + ".csv"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(name, impl) for name in models for impl in implementations(name, references)]
     new_file = not out_path.exists()
     with out_path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()
-        for i, name in enumerate(models, 1):
-            model = build(name)
-            params, macs = (
-                count_params(model),
-                count_macs(model, (1, 3, image_size, image_size)),
-            )
-            for config in configurations(device.type, batch):
-                record = time_model(
+        for name, (label, make) in tqdm(jobs, disable=not progress, file=sys.stderr):
+            size = NECK_MODELS[name][1] if name in NECK_MODELS else image_size
+            model = make()
+            one = (1, 3, size, size)
+            costs = {
+                "implementation": label,
+                "params": count_params(model),
+                "macs": count_macs(model, one),
+                "memory_access": memory_access_cost(model, one),
+            }
+            for config in configurations(device.type, batch, compile):
+                shape = (config["batch"], 3, size, size)
+                record, cv = time_repeated(
                     model,
-                    (config["batch"], 3, image_size, image_size),
+                    shape,
+                    repeats,
                     name=name,
                     dtype=config["dtype"],
                     channels_last=config["channels_last"],
+                    compile=config["compile"],
                     min_run_time=min_run_time,
                 )
-                writer.writerow(record.as_dict() | {"params": params, "macs": macs})
+                tflops = 2 * costs["macs"] * record.images_per_s / 1e12
+                peak = peak_tflops(record.device_name, config["dtype"])
+                writer.writerow(
+                    record.as_dict()
+                    | costs
+                    | {
+                        "cv": round(cv, 4),
+                        "tflops": round(tflops, 3),
+                        "peak_tflops": peak,
+                        "peak_fraction": None if peak is None else round(tflops / peak, 4),
+                    }
+                )
                 f.flush()
-            print(f"[{i}/{len(models)}] {name}", file=sys.stderr)
+            del model
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
     return out_path
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m nblib.bench", description=__doc__.splitlines()[0]
-    )
+    summary = __doc__.split("\n\n")[0].replace("\n", " ")
+    parser = argparse.ArgumentParser(prog="python -m nblib.bench", description=summary)
     parser.add_argument(
         "--models",
-        default=",".join(MODELS),
-        help="comma-separated registry names (default: all)",
+        default=None,
+        help="comma-separated registry names (default on GPU: every backbone and "
+        f"neck; on CPU: {', '.join(CPU_MODELS)})",
     )
     parser.add_argument(
-        "--batch",
+        "--batch", type=int, default=128, help="throughput batch size on GPU (128)"
+    )
+    parser.add_argument(
+        "--image-size",
         type=int,
-        default=128,
-        help="throughput batch size on GPU (default 128)",
+        default=224,
+        help="backbones' image size (default 224; necks run at their own size)",
     )
-    parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument(
-        "--min-run-time",
-        type=float,
-        default=1.0,
-        help="seconds of timing per configuration",
+        "--min-run-time", type=float, default=1.0, help="seconds per timing (1.0)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timings per configuration, for the CV"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="also time torch.compile (bf16, NHWC)"
+    )
+    parser.add_argument(
+        "--no-references", action="store_true", help="time our models only"
     )
     parser.add_argument("--out", type=Path, default=DATA_DIR / "timings")
     args = parser.parse_args(argv)
+    if args.models:
+        models = args.models.split(",")
+    elif best_device().type == "cuda":
+        models = [*MODELS, *NECK_MODELS]
+    else:
+        models = CPU_MODELS
     path = run(
-        args.models.split(","), args.batch, args.image_size, args.min_run_time, args.out
+        models,
+        args.batch,
+        args.image_size,
+        args.min_run_time,
+        args.out,
+        references=not args.no_references,
+        compile=args.compile,
+        repeats=args.repeats,
+        progress=True,
     )
     print(f"results appended to {path}")
 

@@ -38,6 +38,7 @@ class TimingRecord:
     cuda_version: str | None
     dtype: str
     memory_format: str
+    compiled: bool
     batch: int
     image_size: int
     threads: int
@@ -80,12 +81,13 @@ def time_model(
     channels_last: bool = False,
     min_run_time: float = 0.5,
     threads: int | None = None,
+    compile: bool = False,
 ) -> TimingRecord:
     """Time inference of `model` on a random batch of `input_shape` (batch, 3, H, W).
 
     `dtype` "bf16"/"fp16" runs under autocast (weights stay fp32, as in mixed-precision
     inference). On Hopper GPUs fp32 convolutions and matmuls may run as TF32 when torch
-    allows it.
+    allows it. `compile` times `torch.compile(model)`; compilation happens in warm-up.
     """
     shape = check_input_shape(input_shape)
     if dtype not in DTYPES:
@@ -96,6 +98,8 @@ def time_model(
     threads = threads or torch.get_num_threads()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(dev, memory_format=memory_format).eval()
+    if compile:
+        model = torch.compile(model)
     x = torch.randn(shape, device=dev).to(memory_format=memory_format)
     autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32")
 
@@ -120,6 +124,7 @@ def time_model(
         cuda_version=torch.version.cuda if dev.type == "cuda" else None,
         dtype=dtype,
         memory_format="channels_last" if channels_last else "contiguous",
+        compiled=compile,
         batch=shape[0],
         image_size=shape[-1],
         threads=threads,

@@ -1,25 +1,88 @@
-"""python -m nblib.bench: appends complete rows for the requested models."""
+"""python -m nblib.bench: complete rows for ours and the reference, necks at their own
+size, peaks from data/devices.csv."""
 
 import csv
 
 import pytest
+import torch
 
 from nblib import bench
 
 
-def test_bench_appends_rows(tmp_path):
+def read(path):
+    return list(csv.DictReader(path.open()))
+
+
+def test_bench_appends_rows_for_ours_and_the_reference(tmp_path):
     for _ in range(2):  # a second run appends below the same header
         path = bench.run(
-            ["resnet18"], batch=2, image_size=32, min_run_time=0.02, out_dir=tmp_path
+            ["resnet18"], batch=2, image_size=32, min_run_time=0.02, out_dir=tmp_path,
+            repeats=2,
         )
-    rows = list(csv.DictReader(path.open()))
-    assert len(rows) == 2 and set(rows[0]) == set(bench.COLUMNS)
-    assert rows[0]["model"] == "resnet18" and int(rows[0]["params"]) == 11_689_512
-    assert float(rows[0]["median_ms"]) > 0
+    rows = read(path)
+    assert len(rows) == 4 and set(rows[0]) == set(bench.COLUMNS)
+    assert [r["implementation"] for r in rows] == ["nblib", "torchvision"] * 2
+    assert {r["params"] for r in rows} == {"11689512"}
+    assert rows[0]["macs"] == rows[1]["macs"] and int(rows[0]["memory_access"]) > 0
+    assert all(float(r["median_ms"]) > 0 and float(r["cv"]) >= 0 for r in rows)
+    macs, rate = int(rows[0]["macs"]), float(rows[0]["images_per_s"])
+    assert float(rows[0]["tflops"]) == pytest.approx(2 * macs * rate / 1e12, abs=1e-3)
 
 
-def test_bench_rejects_unknown_models(tmp_path):
+def test_bench_without_references_and_unknown_models(tmp_path):
+    path = bench.run(
+        ["mobilenet_v1"], batch=1, image_size=32, min_run_time=0.02,
+        out_dir=tmp_path, references=False, repeats=1,
+    )
+    assert [r["implementation"] for r in read(path)] == ["nblib"]
     with pytest.raises(ValueError, match="not registered"):
         bench.run(
             ["resnet51"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path
         )
+    with pytest.raises(ValueError, match="repeats"):
+        bench.run(
+            ["resnet18"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path,
+            repeats=0,
+        )
+
+
+def test_bench_times_a_neck_at_its_own_image_size(tmp_path, monkeypatch):
+    from nblib.models import build
+    from nblib.necks import BackboneWithNeck
+    from nblib.necks.fpn import FPN
+
+    def tiny():
+        return BackboneWithNeck(build("resnet18"), FPN([128, 256], 8), [1, 2])
+
+    monkeypatch.setitem(bench.NECK_MODELS, "tiny_fpn", (tiny, 48))
+    path = bench.run(
+        ["tiny_fpn"], batch=1, image_size=224, min_run_time=0.02, out_dir=tmp_path,
+        repeats=1,
+    )
+    (row,) = read(path)
+    assert row["model"] == "tiny_fpn" and row["image_size"] == "48"
+    fpn = (128 + 256) * 8 + 2 * 8 + 2 * (9 * 64 + 8)  # laterals, outputs, biases
+    assert int(row["params"]) == 11_689_512 + fpn
+
+
+def test_gpu_configurations_cover_the_grid():
+    eager = bench.configurations("cuda", 128, compile=False)
+    assert len(eager) == 8 and {c["batch"] for c in eager} == {1, 128}
+    compiled = bench.configurations("cuda", 128, compile=True)
+    assert [c for c in compiled if c["compile"]] == [
+        {"batch": b, "dtype": "bf16", "channels_last": True, "compile": True}
+        for b in (1, 128)
+    ]
+    assert bench.configurations("cpu", 128, compile=True) == [
+        {"batch": 1, "dtype": "fp32", "channels_last": False, "compile": False}
+    ]
+
+
+def test_peaks_come_from_the_device_table(monkeypatch):
+    assert bench.peak_tflops("NVIDIA H100 80GB HBM3", "bf16") == 989.5
+    assert bench.peak_tflops("NVIDIA H200", "bf16") == 989.5
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    assert bench.peak_tflops("NVIDIA H200", "fp32") == 494.5  # convs run as TF32
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    assert bench.peak_tflops("NVIDIA H200", "fp32") == 67
+    assert bench.peak_tflops("AMD EPYC", "fp32") is None

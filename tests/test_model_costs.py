@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 import torchvision.models as tvm
 
 from nblib.measure import count_macs, count_params
@@ -50,4 +51,23 @@ def test_table_agrees_with_torchvision_metadata(name):
     assert params == meta["num_params"]
     assert round(int(EXPECTED[name]["macs"]) / 1e9, 3) == pytest.approx(
         meta["_ops"], abs=1e-3
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_reference_has_our_parameter_count(name):
+    """The registry's reference map points at the model each test proves equal."""
+    from nblib.models import build_reference, reference_source
+
+    if reference_source(name) is None:
+        with pytest.raises(ValueError, match="no reference"):
+            build_reference(name)
+        return
+    try:  # meta: no storage, no init time
+        with torch.device("meta"):
+            ours, ref = build(name), build_reference(name)
+    except NotImplementedError:  # torchvision's RegNet copies a tensor while building
+        ours, ref = build(name), build_reference(name)
+    assert sum(p.numel() for p in ours.parameters()) == sum(
+        p.numel() for p in ref.parameters()
     )

@@ -1,5 +1,5 @@
-"""The model zoo: a plain dict from name to builder, and `build(name)` with a clear
-error."""
+"""The model zoo: a plain dict from name to builder, `build(name)` with a clear error,
+and the reference implementation (torchvision or timm) each model is proven equal to."""
 
 from collections.abc import Callable
 from functools import partial
@@ -65,6 +65,54 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "regnet_x_400mf": regnet.regnet_x_400mf,
     "regnet_y_400mf": regnet.regnet_y_400mf,
 }
+
+
+TORCHVISION_NAMES = [  # same name in torchvision.models
+    *(f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")),
+    *(f"resnet{d}" for d in (18, 34, 50, 101, 152)),
+    "resnext50_32x4d",
+    *(f"densenet{d}" for d in (121, 161, 169, 201)),
+    "googlenet",
+    "inception_v3",
+    "vit_b_16",
+    "mobilenet_v2",
+    *(f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")),
+    "regnet_x_400mf",
+    "regnet_y_400mf",
+]
+TIMM_NAMES = {  # ours: timm's
+    "resnet50d": "resnet50d",
+    "seresnet50": "seresnet50",
+    "resnest50d": "resnest50d",
+    "res2net50_26w_4s": "res2net50_26w_4s",
+    "darknet53": "darknet53",
+    "cspresnet50": "cspresnet50",
+    "cspdarknet53": "cspdarknet53",
+    "vovnet39a": "vovnet39a",
+    "vit_s_16": "vit_small_patch16_224",
+    "mobilenet_v1": "mobilenetv1_100",
+}
+
+
+def reference_source(name: str) -> str | None:
+    """"torchvision", "timm", or None where no installed library has the model."""
+    if name in TORCHVISION_NAMES:
+        return "torchvision"
+    return "timm" if name in TIMM_NAMES else None
+
+
+def build_reference(name: str) -> nn.Module:
+    """The reference implementation of a registered model, with random weights."""
+    source = reference_source(name)
+    if source == "torchvision":
+        import torchvision
+
+        return getattr(torchvision.models, name)()
+    if source == "timm":
+        import timm
+
+        return timm.create_model(TIMM_NAMES[name], pretrained=False)
+    raise ValueError(f"model {name!r} has no reference implementation installed")
 
 
 def build(name: str, **kwargs) -> nn.Module:
