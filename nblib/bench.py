@@ -5,8 +5,8 @@ One CSV per machine (named after the device), one row per model x implementation
 batch x dtype x memory format x eager/compiled, each row carrying device, torch/CUDA
 versions, date, params, MACs, memory access, achieved TFLOP/s, the fraction of the
 device's peak (data/devices.csv) and the coefficient of variation over repeated runs.
-On CPU the set is reduced. Backbone + neck pairs (nblib.necks.zoo) run at their own
-image size.
+On CPU the set is reduced. Backbone + neck pairs (nblib.necks.zoo) and ViTs run at
+their own image size.
 """
 
 import argparse
@@ -39,6 +39,7 @@ COLUMNS = [f.name for f in fields(TimingRecord)] + [
     "peak_fraction",
 ]
 CPU_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2_x1_0"]
+FIXED_SIZES = {"vit_b_16": 224, "vit_s_16": 224}  # position embeddings learned at 224
 
 
 def configurations(device_type: str, batch: int, compile: bool) -> list[dict]:
@@ -121,14 +122,18 @@ def run(
         re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-") + ".csv"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(name, impl) for name in models for impl in implementations(name, references)]
+    jobs = [(n, impl) for n in models for impl in implementations(n, references)]
     new_file = not out_path.exists()
     with out_path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()
         for name, (label, make) in tqdm(jobs, disable=not progress, file=sys.stderr):
-            size = NECK_MODELS[name][1] if name in NECK_MODELS else image_size
+            size = (
+                NECK_MODELS[name][1]
+                if name in NECK_MODELS
+                else FIXED_SIZES.get(name, image_size)
+            )
             model = make()
             one = (1, 3, size, size)
             costs = {
@@ -158,7 +163,7 @@ def run(
                         "cv": round(cv, 4),
                         "tflops": round(tflops, 3),
                         "peak_tflops": peak,
-                        "peak_fraction": None if peak is None else round(tflops / peak, 4),
+                        "peak_fraction": peak and round(tflops / peak, 4),
                     }
                 )
                 f.flush()

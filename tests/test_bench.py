@@ -86,3 +86,11 @@ def test_peaks_come_from_the_device_table(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     assert bench.peak_tflops("NVIDIA H200", "fp32") == 67
     assert bench.peak_tflops("AMD EPYC", "fp32") is None
+
+
+def test_vits_run_at_their_own_size(tmp_path):
+    path = bench.run(
+        ["vit_s_16"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path,
+        references=False, repeats=1,
+    )
+    assert [r["image_size"] for r in read(path)] == ["224"]

@@ -75,3 +75,40 @@ def test_one_input_neck_counts_the_neck_alone():
     want = 8 * 4 * 64 + 16 * 4 * 16 + 9 * 4 * 4 * (64 + 16)
     assert count_macs(OneInputNeck(neck), (1, 8, 8, 8)) == want
     assert count_params(OneInputNeck(neck)) == count_params(neck)
+
+
+def test_block_as_neck_runs_a_block_on_one_level():
+    from nblib.blocks.spp import SPPFBlock
+    from nblib.necks import BlockAsNeck
+
+    net = build("resnet18")
+    model = BackboneWithNeck(net, BlockAsNeck(SPPFBlock(512, 64), 512), [3]).eval()
+    with torch.no_grad():
+        (out,) = model(torch.randn(1, 3, 64, 64))
+    assert tuple(out.shape) == (1, 64, 2, 2)
+    with pytest.raises(ValueError, match=r"expects in_channels \[256\]"):
+        BackboneWithNeck(net, BlockAsNeck(SPPFBlock(256, 64), 256), [3])
+
+
+ZOO_OUTPUTS = {  # (C, H, W) of every output at the entry's own image size
+    "resnet50_fpn": [(256, s, s) for s in (128, 64, 32, 16)],
+    "resnet50_panet": [(256, s, s) for s in (128, 64, 32, 16)],
+    "resnet50_bifpn": [(64, s, s) for s in (64, 32, 16)],
+    "resnet50_mlfpn": [(2048, s, s) for s in (40, 20, 10, 5, 3, 1)],
+    "darknet53_asff": [(256, 52, 52), (512, 26, 26), (1024, 13, 13)],
+    "darknet53_spp": [(1024, 19, 19)],
+    "darknet53_sppf": [(1024, 19, 19)],
+    "resnet50_aspp": [(256, 17, 17)],
+    "vgg16_rfb": [(512, 18, 18)],
+    "vgg16_rfb_s": [(512, 18, 18)],
+}
+
+
+def test_zoo_entries_build_and_run_at_their_size():
+    from nblib.necks.zoo import NECK_MODELS
+
+    assert sorted(NECK_MODELS) == sorted(ZOO_OUTPUTS)
+    for name, (make, size) in NECK_MODELS.items():
+        with torch.device("meta"):  # shapes only
+            out = make().eval()(torch.empty(1, 3, size, size))
+        assert [tuple(o.shape[1:]) for o in out] == ZOO_OUTPUTS[name], name

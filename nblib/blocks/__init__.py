@@ -54,7 +54,7 @@ class SqueezeExcitation(nn.Module):
 def conv_bn_act(
     in_channels: int,
     out_channels: int,
-    kernel: int,
+    kernel: int | tuple[int, int],
     stride: int = 1,
     dilation: int = 1,
     act: nn.Module | None = None,
@@ -62,9 +62,10 @@ def conv_bn_act(
 ) -> nn.Sequential:
     """Convolution ('same' padding for odd kernels unless `padding` is given, no bias),
     BatchNorm, activation (ReLU unless `act` is given): keys 0, 1, 2 as torchvision's
-    Conv2dNormActivation, so reference weights load by key."""
+    Conv2dNormActivation, so reference weights load by key. `kernel` may be (kh, kw)."""
     if padding is None:
-        padding = dilation * (kernel - 1) // 2
+        sizes = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+        padding = tuple(dilation * (k - 1) // 2 for k in sizes)
     return nn.Sequential(
         nn.Conv2d(
             in_channels, out_channels, kernel, stride, padding, dilation, bias=False

@@ -50,3 +50,18 @@ class OneInputNeck(nn.Module):
         channels = self.neck.in_channels
         rest = [x.new_zeros(b, c, h >> i, w >> i) for i, c in enumerate(channels)]
         return self.neck([x] + rest[1:])
+
+
+class BlockAsNeck(nn.Module):
+    """A one-map block (SPP, ASPP, RFB) as a neck on one level, so BackboneWithNeck
+    and the benchmark take it: a list of one map in, a list of one map out."""
+
+    def __init__(self, block: nn.Module, in_channels: int) -> None:
+        super().__init__()
+        self.block, self.in_channels = block, [in_channels]
+
+    def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        from nblib.necks.fpn import check_levels  # fpn imports this package
+
+        check_levels(feats, self.in_channels, type(self.block).__name__)
+        return [self.block(feats[0])]

@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 from torch import nn
 
+from nblib.blocks.aspp import ASPP
+from nblib.blocks.rfb import RFB
+from nblib.blocks.spp import SPPBlock, SPPFBlock
 from nblib.models import build
-from nblib.necks import BackboneWithNeck
+from nblib.necks import BackboneWithNeck, BlockAsNeck
 from nblib.necks.asff import ASFFNeck
 from nblib.necks.bifpn import BiFPN
 from nblib.necks.fpn import FPN
@@ -33,5 +36,22 @@ NECK_MODELS: dict[str, tuple[Callable[[], nn.Module], int]] = {
     "darknet53_asff": (
         lambda: _on("darknet53", ASFFNeck([256, 512, 1024]), [2, 3, 4]),
         416,
+    ),
+    # receptive-field blocks on one level: YOLOv5's SPP(F) on C5 at 608 px (19x19),
+    # ASPP on ResNet-50's C5 (output stride 32 here, 16 in DeepLab v3), RFB on VGG-16's
+    # stride-16 level at SSD's 300 px
+    "darknet53_spp": (
+        lambda: _on("darknet53", BlockAsNeck(SPPBlock(1024, 1024), 1024), [4]),
+        608,
+    ),
+    "darknet53_sppf": (
+        lambda: _on("darknet53", BlockAsNeck(SPPFBlock(1024, 1024), 1024), [4]),
+        608,
+    ),
+    "resnet50_aspp": (lambda: _on("resnet50", BlockAsNeck(ASPP(2048), 2048), [3]), 513),
+    "vgg16_rfb": (lambda: _on("vgg16", BlockAsNeck(RFB(512, 512), 512), [3]), 300),
+    "vgg16_rfb_s": (
+        lambda: _on("vgg16", BlockAsNeck(RFB(512, 512, "rfb_s"), 512), [3]),
+        300,
     ),
 }
