@@ -63,17 +63,22 @@ def compare(measured: list[dict], papers: pd.DataFrame | None = None) -> pd.Data
 
 
 def recorded_timings(
-    models: list[str], device: str = "cuda", directory: Path | None = None
+    models: list[str],
+    device: str = "cuda",
+    directory: Path | None = None,
+    implementation: str | None = "nblib",
 ) -> pd.DataFrame:
     """Rows of the recorded benchmark CSVs (one per machine) for `models` on `device`
-    ("cuda"/"cpu")."""
+    ("cuda"/"cpu"), of our implementation by default ("torchvision"/"timm" for the
+    references, None for all)."""
     files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
     if not files:
         return pd.DataFrame()
     table = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-    return table[table.model.isin(models) & (table.device == device)].reset_index(
-        drop=True
-    )
+    keep = table.model.isin(models) & (table.device == device)
+    if implementation is not None and "implementation" in table:
+        keep &= table.implementation == implementation
+    return table[keep].reset_index(drop=True)
 
 
 STATUSES = {

@@ -5,6 +5,7 @@ import pytest
 
 from nblib import bench, reference
 from nblib.models import MODELS
+from nblib.necks.zoo import NECK_MODELS
 
 
 def test_papers_csv_rows_are_complete_and_sourced():
@@ -85,6 +86,21 @@ def test_recorded_timings_filters_models_and_device(tmp_path):
     assert reference.recorded_timings(["resnet18"], directory=tmp_path / "none").empty
 
 
+def test_recorded_timings_keep_our_implementation_by_default(tmp_path):
+    pd.DataFrame(
+        [
+            {"model": "resnet18", "device": "cuda", "implementation": "nblib"},
+            {"model": "resnet18", "device": "cuda", "implementation": "torchvision"},
+        ]
+    ).to_csv(tmp_path / "gpu.csv", index=False)
+    ours = reference.recorded_timings(["resnet18"], directory=tmp_path)
+    assert list(ours.implementation) == ["nblib"]
+    both = reference.recorded_timings(
+        ["resnet18"], directory=tmp_path, implementation=None
+    )
+    assert list(both.implementation) == ["nblib", "torchvision"]
+
+
 def test_recorded_timing_files_are_well_formed():
     files = sorted((reference.DATA_DIR / "timings").glob("*.csv"))
     if not files:
@@ -92,7 +108,7 @@ def test_recorded_timing_files_are_well_formed():
     for path in files:
         table = pd.read_csv(path)
         assert list(table.columns) == bench.COLUMNS, path
-        assert set(table.model) <= set(MODELS), path
+        assert set(table.model) <= set(MODELS) | set(NECK_MODELS), path
 
 
 def test_verdicts():
