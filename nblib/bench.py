@@ -19,7 +19,6 @@ from dataclasses import fields
 from pathlib import Path
 
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from nblib.measure import count_macs, count_params, memory_access_cost
@@ -75,7 +74,7 @@ def peak_tflops(name: str, dtype: str, path: Path | None = None) -> float | None
 
 def implementations(name: str, references: bool) -> list[tuple[str, Callable]]:
     """(label, builder) pairs to time for one registry name: ours, then the
-    reference where one is installed."""
+    reference where one is installed. Their timings alternate, repeat by repeat."""
     if name in NECK_MODELS:
         return [("nblib", NECK_MODELS[name][0])]
     pairs = [("nblib", lambda: build(name))]
@@ -84,13 +83,12 @@ def implementations(name: str, references: bool) -> list[tuple[str, Callable]]:
     return pairs
 
 
-def time_repeated(model: nn.Module, shape: tuple, repeats: int, **kwargs) -> tuple:
-    """The median-latency record of `repeats` timings and the coefficient of variation
+def summarise(records: list[TimingRecord]) -> tuple[TimingRecord, float]:
+    """The median-latency record of repeated timings and the coefficient of variation
     of their medians (how well repeated runs agree)."""
-    records = [time_model(model, shape, **kwargs) for _ in range(repeats)]
     medians = [r.median_ms for r in records]
-    cv = statistics.stdev(medians) / statistics.mean(medians) if repeats > 1 else 0.0
-    return sorted(records, key=lambda r: r.median_ms)[repeats // 2], cv
+    cv = statistics.stdev(medians) / statistics.mean(medians) if len(records) > 1 else 0
+    return sorted(records, key=lambda r: r.median_ms)[len(records) // 2], cv
 
 
 def run(
@@ -122,52 +120,60 @@ def run(
         re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-") + ".csv"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(n, impl) for n in models for impl in implementations(n, references)]
     new_file = not out_path.exists()
     with out_path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()
-        for name, (label, make) in tqdm(jobs, disable=not progress, file=sys.stderr):
+        for name in tqdm(models, disable=not progress, file=sys.stderr):
             size = (
                 NECK_MODELS[name][1]
                 if name in NECK_MODELS
                 else FIXED_SIZES.get(name, image_size)
             )
-            model = make()
             one = (1, 3, size, size)
+            built = {label: make() for label, make in implementations(name, references)}
             costs = {
-                "implementation": label,
-                "params": count_params(model),
-                "macs": count_macs(model, one),
-                "memory_access": memory_access_cost(model, one),
+                label: {
+                    "implementation": label,
+                    "params": count_params(model),
+                    "macs": count_macs(model, one),
+                    "memory_access": memory_access_cost(model, one),
+                }
+                for label, model in built.items()
             }
             for config in configurations(device.type, batch, compile):
                 shape = (config["batch"], 3, size, size)
-                record, cv = time_repeated(
-                    model,
-                    shape,
-                    repeats,
-                    name=name,
-                    dtype=config["dtype"],
-                    channels_last=config["channels_last"],
-                    compile=config["compile"],
-                    min_run_time=min_run_time,
-                )
-                tflops = 2 * costs["macs"] * record.images_per_s / 1e12
-                peak = peak_tflops(record.device_name, config["dtype"])
-                writer.writerow(
-                    record.as_dict()
-                    | costs
-                    | {
-                        "cv": round(cv, 4),
-                        "tflops": round(tflops, 3),
-                        "peak_tflops": peak,
-                        "peak_fraction": peak and round(tflops / peak, 4),
-                    }
-                )
+                records = {label: [] for label in built}
+                for _ in range(repeats):  # alternate: drift hits ours and theirs alike
+                    for label, model in built.items():
+                        records[label].append(
+                            time_model(
+                                model,
+                                shape,
+                                name=name,
+                                dtype=config["dtype"],
+                                channels_last=config["channels_last"],
+                                compile=config["compile"],
+                                min_run_time=min_run_time,
+                            )
+                        )
+                for label, timed in records.items():
+                    record, cv = summarise(timed)
+                    tflops = 2 * costs[label]["macs"] * record.images_per_s / 1e12
+                    peak = peak_tflops(record.device_name, config["dtype"])
+                    writer.writerow(
+                        record.as_dict()
+                        | costs[label]
+                        | {
+                            "cv": round(cv, 4),
+                            "tflops": round(tflops, 3),
+                            "peak_tflops": peak,
+                            "peak_fraction": peak and round(tflops / peak, 4),
+                        }
+                    )
                 f.flush()
-            del model
+            del built
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     return out_path

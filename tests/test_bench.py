@@ -94,3 +94,19 @@ def test_vits_run_at_their_own_size(tmp_path):
         references=False, repeats=1,
     )
     assert [r["image_size"] for r in read(path)] == ["224"]
+
+
+def test_timings_of_ours_and_the_reference_alternate(tmp_path, monkeypatch):
+    order = []
+    real = bench.time_model
+
+    def spy(model, shape, **kwargs):
+        order.append(type(model).__module__.split(".")[0])
+        return real(model, shape, **kwargs)
+
+    monkeypatch.setattr(bench, "time_model", spy)
+    bench.run(
+        ["resnet18"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path,
+        repeats=3,
+    )
+    assert order == ["nblib", "torchvision"] * 3
