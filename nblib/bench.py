@@ -22,7 +22,14 @@ import torch
 from tqdm import tqdm
 
 from nblib.measure import count_macs, count_params, memory_access_cost
-from nblib.models import MODELS, build, build_reference, reference_source
+from nblib.models import (
+    FIXED_SIZE,
+    MODELS,
+    build,
+    build_reference,
+    reference_source,
+)
+from nblib.models import image_size as own_image_size
 from nblib.necks.zoo import NECK_MODELS
 from nblib.reference import DATA_DIR
 from nblib.timing import TimingRecord, best_device, device_name, time_model
@@ -38,7 +45,6 @@ COLUMNS = [f.name for f in fields(TimingRecord)] + [
     "peak_fraction",
 ]
 CPU_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2_x1_0"]
-FIXED_SIZES = {"vit_b_16": 224, "vit_s_16": 224}  # position embeddings learned at 224
 
 
 def configurations(device_type: str, batch: int, compile: bool) -> list[dict]:
@@ -94,7 +100,7 @@ def summarise(records: list[TimingRecord]) -> tuple[TimingRecord, float]:
 def run(
     models: list[str],
     batch: int,
-    image_size: int,
+    image_size: int | None,
     min_run_time: float,
     out_dir: Path,
     *,
@@ -103,14 +109,15 @@ def run(
     repeats: int = 3,
     progress: bool = False,
 ) -> Path:
-    """Benchmark `models`, append to out_dir/<device>.csv and return that path."""
+    """Benchmark `models`, append to out_dir/<device>.csv and return that path.
+    `image_size` None: each model at its own size; ViTs and necks always at theirs."""
     known = MODELS.keys() | NECK_MODELS.keys()
     unknown = [m for m in models if m not in known]
     if unknown:
         raise ValueError(
             f"models {unknown} are not registered; known: {', '.join(sorted(known))}"
         )
-    if batch <= 0 or image_size <= 0 or repeats <= 0:
+    if batch <= 0 or (image_size is not None and image_size <= 0) or repeats <= 0:
         raise ValueError(
             "batch, image_size and repeats must be positive, "
             f"got batch={batch}, image_size={image_size}, repeats={repeats}"
@@ -126,11 +133,12 @@ def run(
         if new_file:
             writer.writeheader()
         for name in tqdm(models, disable=not progress, file=sys.stderr):
-            size = (
-                NECK_MODELS[name][1]
-                if name in NECK_MODELS
-                else FIXED_SIZES.get(name, image_size)
-            )
+            if name in NECK_MODELS:
+                size = NECK_MODELS[name][1]
+            elif image_size is None or name in FIXED_SIZE:
+                size = own_image_size(name)
+            else:
+                size = image_size
             one = (1, 3, size, size)
             built = {label: make() for label, make in implementations(name, references)}
             costs = {
@@ -194,8 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--image-size",
         type=int,
-        default=224,
-        help="backbones' image size (default 224; necks run at their own size)",
+        default=None,
+        help="backbones' image size (default: each model's own, 224 for most; ViTs "
+        "and necks always run at their own size)",
     )
     parser.add_argument(
         "--min-run-time", type=float, default=1.0, help="seconds per timing (1.0)"

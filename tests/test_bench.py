@@ -110,3 +110,11 @@ def test_timings_of_ours_and_the_reference_alternate(tmp_path, monkeypatch):
         repeats=3,
     )
     assert order == ["nblib", "torchvision"] * 3
+
+
+def test_models_run_at_their_own_size_by_default(tmp_path):
+    path = bench.run(
+        ["cspresnet50"], batch=1, image_size=None, min_run_time=0.02,
+        out_dir=tmp_path, references=False, repeats=1,
+    )
+    assert [r["image_size"] for r in read(path)] == ["256"]

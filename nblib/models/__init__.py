@@ -94,6 +94,22 @@ TIMM_NAMES = {  # ours: timm's
 }
 
 
+# Each model's own input size where it is not 224: the size its reference is evaluated
+# at (tests/model_costs.csv counts the zoo at the same sizes).
+IMAGE_SIZES = {
+    "inception_v3": 299,
+    "darknet53": 256,
+    "cspresnet50": 256,
+    "cspdarknet53": 256,
+}
+FIXED_SIZE = {"vit_b_16", "vit_s_16"}  # position embeddings learned for 224 only
+
+
+def image_size(name: str) -> int:
+    """The input size a registry model is counted and timed at: its own, or 224."""
+    return IMAGE_SIZES.get(name, 224)
+
+
 def reference_source(name: str) -> str | None:
     """"torchvision", "timm", or None where no installed library has the model."""
     if name in TORCHVISION_NAMES:
@@ -118,7 +134,6 @@ def build_reference(name: str) -> nn.Module:
 def build(name: str, **kwargs) -> nn.Module:
     """Build a registered model by name, e.g. `build("resnet50", num_classes=10)`."""
     if name not in MODELS:
-        raise ValueError(
-            f"model name {name!r} is not registered; known names: {', '.join(sorted(MODELS))}"
-        )
+        known = ", ".join(sorted(MODELS))
+        raise ValueError(f"model name {name!r} is not registered; known names: {known}")
     return MODELS[name](**kwargs)
