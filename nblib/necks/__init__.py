@@ -7,6 +7,20 @@ import torch
 from torch import nn
 
 
+def check_levels(feats: list[torch.Tensor], channels: list[int], name: str) -> None:
+    """ValueError unless feats holds len(channels) 4-D maps with those channels, each
+    level at least as coarse as the previous one."""
+    if len(feats) != len(channels):
+        raise ValueError(f"{name} expects {len(channels)} levels, got {len(feats)}")
+    for i, (f, c) in enumerate(zip(feats, channels)):
+        if f.dim() != 4 or f.shape[1] != c:
+            raise ValueError(
+                f"{name} level {i}: expected (B, {c}, H, W), got {tuple(f.shape)}"
+            )
+        if i and (f.shape[-2] > feats[i - 1].shape[-2]):
+            raise ValueError(f"{name}: levels must be ordered finest first")
+
+
 class BackboneWithNeck(nn.Module):
     """Any nblib backbone's `forward_features`, the levels chosen by index into its
     `feature_info`, then a neck; a neck built for other widths is refused at once."""
@@ -61,7 +75,5 @@ class BlockAsNeck(nn.Module):
         self.block, self.in_channels = block, [in_channels]
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
-        from nblib.necks.fpn import check_levels  # fpn imports this package
-
         check_levels(feats, self.in_channels, type(self.block).__name__)
         return [self.block(feats[0])]

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nblib.blocks import conv_bn_act
-from nblib.necks.fpn import check_levels
+from nblib.necks import check_levels
 
 
 def conv_bn_leaky(

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nblib.necks.fpn import check_channels, check_levels
+from nblib.necks import check_levels
+from nblib.necks.fpn import check_channels
 
 
 class FastFusion(nn.Module):

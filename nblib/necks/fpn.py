@@ -15,19 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def check_levels(feats: list[torch.Tensor], channels: list[int], name: str) -> None:
-    """ValueError unless feats holds len(channels) 4-D maps with those channels, each
-    level at least as coarse as the previous one."""
-    if len(feats) != len(channels):
-        raise ValueError(f"{name} expects {len(channels)} levels, got {len(feats)}")
-    for i, (f, c) in enumerate(zip(feats, channels)):
-        if f.dim() != 4 or f.shape[1] != c:
-            raise ValueError(
-                f"{name} level {i}: expected (B, {c}, H, W), got {tuple(f.shape)}"
-            )
-        if i and (f.shape[-2] > feats[i - 1].shape[-2]):
-            raise ValueError(f"{name}: levels must be ordered finest first")
+from nblib.necks import check_levels
 
 
 def check_channels(in_channels: list[int], out_channels: int) -> None:

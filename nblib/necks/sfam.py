@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nblib.blocks import conv_bn_act
-from nblib.necks.fpn import check_levels
+from nblib.necks import check_levels
 
 
 class FFMv1(nn.Module):
