@@ -7,6 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
+from nblib.kernels import mha_fast_path
 from nblib.measure import count_params
 from nblib.models import build, vit
 from reference_models import assert_equal_to_reference, assert_feature_contract
@@ -24,9 +25,20 @@ def randomise_head(head: nn.Linear) -> None:
 def test_vit_b_16_equal_to_torchvision():
     reference = torchvision.models.vit_b_16()
     randomise_head(reference.heads.head)
-    # Bit-equal: torchvision's no-grad fast path runs the same matmuls, and the scale
-    # 1 / sqrt(64) = 1 / 8 is exact whether applied to q or to q k^T.
-    assert_equal_to_reference(build("vit_b_16"), reference, input_size=224)
+    # nn.MultiheadAttention's general path (the one it trains with) calls the same
+    # fused kernel as ours; its CPU inference fast path is tested below.
+    with mha_fast_path(False):
+        assert_equal_to_reference(build("vit_b_16"), reference, input_size=224)
+
+
+def test_written_out_attention_equals_torchvision_fast_path():
+    reference = torchvision.models.vit_b_16()
+    randomise_head(reference.heads.head)
+    # Bit-equal: the CPU fast path does the same matmuls as our written-out formula,
+    # and the scale 1 / sqrt(64) = 1 / 8 is exact whether applied to q or to q k^T.
+    with mha_fast_path(True):
+        ours = build("vit_b_16").fuse_attention(False)
+        assert_equal_to_reference(ours, reference, input_size=224)
 
 
 def test_vit_s_16_equal_to_timm_after_renaming():
@@ -37,10 +49,11 @@ def test_vit_s_16_equal_to_timm_after_renaming():
     ours.load_state_dict(vit.timm_to_torchvision(reference.state_dict()))  # strict
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        # Not bit-equal: timm calls F.scaled_dot_product_attention, whose fused CPU
-        # kernel sums the softmax blockwise in another order (observed max difference
-        # about 1e-6 on logits of size 1).
-        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-5)
+        assert torch.equal(ours(x), reference(x))  # the same fused kernel
+        # Written out, the softmax is summed in another order than the fused CPU
+        # kernel's blocks (observed max difference about 1e-6 on logits of size 1).
+        written_out = ours.fuse_attention(False)(x)
+        torch.testing.assert_close(written_out, reference(x), rtol=1e-5, atol=1e-5)
 
 
 def test_timm_renaming_maps_every_key_once():
@@ -83,7 +96,7 @@ def test_features_are_the_patch_tokens_of_the_last_block():
     assert torch.equal(grid[:, :, 1, 2], tokens[:, 1 + 1 * 4 + 2])  # row-major order
 
 
-def test_attention_weights_through_the_softmax_hook():
+def test_attention_weights_through_the_softmax_hook_when_written_out():
     model = vit.VisionTransformer(
         8, 2, num_layers=2, num_heads=4, hidden_dim=32, mlp_dim=64, in_channels=1
     ).eval()
@@ -92,10 +105,14 @@ def test_attention_weights_through_the_softmax_hook():
         block.self_attention.softmax.register_forward_hook(
             lambda module, args, out: maps.append(out)
         )
+    x = torch.randn(3, 1, 8, 8)
     with torch.no_grad():
-        model(torch.randn(3, 1, 8, 8))
+        fused = model(x)
+        assert maps == []  # the fused kernel never forms the weights
+        written_out = model.fuse_attention(False)(x)
     assert [m.shape for m in maps] == [(3, 4, 17, 17)] * 2
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(3, 4, 17))
+    torch.testing.assert_close(written_out, fused, rtol=1e-5, atol=1e-6)
 
 
 def test_wrong_image_size_or_config_raises():

@@ -1,6 +1,7 @@
 """The model zoo: a plain dict from name to builder, `build(name)` with a clear error,
 and the reference implementation (torchvision or timm) each model is proven equal to."""
 
+import warnings
 from collections.abc import Callable
 from functools import partial
 
@@ -123,9 +124,13 @@ def build_reference(name: str) -> nn.Module:
     if source == "torchvision":
         import torchvision
 
-        return getattr(torchvision.models, name)()
+        # Say what torchvision defaults to, so it does not warn that it may change.
+        kwargs = {"init_weights": True} if name in ("googlenet", "inception_v3") else {}
+        return getattr(torchvision.models, name)(**kwargs)
     if source == "timm":
-        import timm
+        with warnings.catch_warnings():  # timm imports tqdm, which warns in a notebook
+            warnings.filterwarnings("ignore", "IProgress not found")
+            import timm
 
         return timm.create_model(TIMM_NAMES[name], pretrained=False)
     raise ValueError(f"model {name!r} has no reference implementation installed")

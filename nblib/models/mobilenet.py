@@ -137,7 +137,8 @@ class MobileNetV1(nn.Module):
         return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.forward_features(x)[-1].mean((2, 3))  # (B, 1024)
+        x = self.forward_features(x)[-1]  # (B, 1024, H/32, W/32)
+        x = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)  # (B, 1024)
         return self.classifier(x)
 
 

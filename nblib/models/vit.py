@@ -4,8 +4,8 @@ add learned position embeddings, and classify with a plain Transformer encoder.
 Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image Recognition
 at Scale", ICLR 2021 (arXiv:2010.11929). Module names follow torchvision's
 VisionTransformer, so its weights load by key; `timm_to_torchvision` renames timm's.
-Attention is written out as matmuls (torchvision and timm call fused kernels), so
-outputs agree with theirs to float32 rounding, not bit for bit.
+Attention runs through the fused kernel torchvision and timm use
+(`F.scaled_dot_product_attention`), or written out as matmuls with `fused = False`.
 """
 
 import math
@@ -28,10 +28,12 @@ class ViTConfig:
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention written out: softmax(Q K^T / sqrt(d)) V per head.
+    """Multi-head self-attention: softmax(Q K^T / sqrt(d)) V per head.
 
     Parameters are named as in nn.MultiheadAttention (q, k and v stacked in
-    `in_proj_weight`), so torchvision's weights load by key. The softmax is a module so
+    `in_proj_weight`), so torchvision's weights load by key. `fused = True` calls one
+    fused kernel, as torchvision and timm do (on a GPU it never stores the N x N
+    weights); `fused = False` writes the formula out, with the softmax as a module so
     that a forward hook can read the attention weights, (B, heads, N, N).
     """
 
@@ -40,6 +42,7 @@ class SelfAttention(nn.Module):
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
+        self.fused = True
         self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
         self.out_proj = nn.Linear(dim, dim)
@@ -52,9 +55,14 @@ class SelfAttention(nn.Module):
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, N, 3D)
         qkv = qkv.view(b, n, 3, self.num_heads, d // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, heads, N, D / heads)
-        scale = (d // self.num_heads) ** -0.5
-        attention = self.softmax(q @ k.transpose(-2, -1) * scale)  # (B, heads, N, N)
-        out = (attention @ v).transpose(1, 2).reshape(b, n, d)  # heads side by side
+        if self.fused:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            scale = (d // self.num_heads) ** -0.5
+            # (B, heads, N, N): the weights a hook on `softmax` reads
+            attention = self.softmax(q @ k.transpose(-2, -1) * scale)
+            out = attention @ v
+        out = out.transpose(1, 2).reshape(b, n, d)  # (B, N, D): heads side by side
         return self.out_proj(out)
 
 
@@ -157,6 +165,13 @@ class VisionTransformer(nn.Module):
                 nn.init.normal_(layer.bias, std=1e-6)
         nn.init.zeros_(self.heads.head.weight)
         nn.init.zeros_(self.heads.head.bias)
+
+    def fuse_attention(self, fused: bool) -> "VisionTransformer":
+        """Every block's attention through the fused kernel (the default, and fast) or
+        written out, so that hooks on each block's `softmax` see the weights."""
+        for block in self.encoder.layers:
+            block.self_attention.fused = fused
+        return self
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, 1 + N, D): the class token, then one token per patch in

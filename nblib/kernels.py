@@ -1,0 +1,192 @@
+"""Which kernels a forward pass launches, to compare two implementations of one model
+without a GPU.
+
+Every aten operator that computes (views skipped) is recorded with the shapes, strides
+and dtypes of its inputs and outputs. Two implementations that launch the same multiset
+of kernels move the same bytes and do the same arithmetic on any device, so their
+throughput can differ only by Python and dispatch overhead, which the number of module
+calls per forward pass measures.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from nblib.measure import check_input_shape
+from nblib.models import build, build_reference, image_size
+
+# Operators that compute nothing and launch no kernel, beyond those aten marks as views.
+_NO_KERNEL = {"detach", "alias", "lift_fresh"}
+_COMMUTATIVE = {"add", "mul"}  # operand order does not change the kernel's work
+
+TensorSignature = tuple[tuple[int, ...], tuple[int, ...], str]  # shape, strides, dtype
+
+
+@dataclass(frozen=True, order=True)
+class Kernel:
+    """One operator call: its aten name and the layout of what it reads and writes.
+    An in-place operator (relu_, add_) is named after its out-of-place twin: one kernel
+    over the same bytes."""
+
+    op: str
+    inputs: tuple[TensorSignature, ...]
+    outputs: tuple[TensorSignature, ...]
+
+    @property
+    def bytes(self) -> int:
+        """Bytes read and written if every operand passes through memory once."""
+        return sum(
+            math.prod(shape) * getattr(torch, dtype).itemsize
+            for shape, _, dtype in self.inputs + self.outputs
+        )
+
+
+def _signatures(tree) -> tuple[TensorSignature, ...]:
+    leaves, _ = tree_flatten(tree)
+    return tuple(
+        (tuple(t.shape), t.stride(), str(t.dtype).removeprefix("torch."))
+        for t in leaves
+        if isinstance(t, torch.Tensor)
+    )
+
+
+class _KernelRecorder(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.kernels: Counter[Kernel] = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func._overloadpacket.__name__
+        if func.is_view or name in _NO_KERNEL:
+            return out
+        if name.endswith("_") and not name.startswith("_"):
+            name = name[:-1]
+        inputs = _signatures((args, kwargs))
+        if name in _COMMUTATIVE:
+            inputs = tuple(sorted(inputs))
+        self.kernels[Kernel(name, inputs, _signatures(out))] += 1
+        return out
+
+
+def kernel_counts(
+    model: nn.Module, input_shape: Sequence[int]
+) -> tuple[Counter[Kernel], int]:
+    """The kernels one inference forward pass launches (eval mode, no grad, the
+    default attention backend: the path a benchmark times), and the number of module
+    calls it makes. A model on the meta device runs shapes only, in no time."""
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    x = torch.randn(check_input_shape(input_shape), device=device)
+    calls = 0
+
+    def count_call(module: nn.Module, args: tuple) -> None:
+        nonlocal calls
+        calls += 1
+
+    handle = nn.modules.module.register_module_forward_pre_hook(count_call)
+    try:
+        with torch.no_grad(), _KernelRecorder() as recorder:
+            model.eval()(x)
+    finally:
+        handle.remove()
+    return recorder.kernels, calls
+
+
+@dataclass(frozen=True)
+class KernelComparison:
+    """Kernel multisets of two implementations of one model, and what differs."""
+
+    ours: int  # kernels launched
+    reference: int
+    ours_bytes: int  # their operands' bytes, read and written once each
+    reference_bytes: int
+    ours_calls: int  # module calls per forward pass
+    reference_calls: int
+    only_ours: Counter[Kernel]  # kernels ours launches beyond the reference's
+    only_reference: Counter[Kernel]
+
+    @property
+    def identical(self) -> bool:
+        return not self.only_ours and not self.only_reference
+
+    @property
+    def subset(self) -> bool:
+        """Ours launches nothing the reference does not (it may launch fewer)."""
+        return not self.only_ours
+
+    def differences(self) -> str:
+        """The differing operators by name, e.g. "cat x4 (reference only)"."""
+        parts = []
+        sides = {"ours": self.only_ours, "reference": self.only_reference}
+        for side, kernels in sides.items():
+            by_op = Counter()
+            for kernel, n in kernels.items():
+                by_op[kernel.op] += n
+            parts += [f"{op} x{n} ({side} only)" for op, n in sorted(by_op.items())]
+        return ", ".join(parts) or "none"
+
+
+def compare_kernels(
+    ours: nn.Module, reference: nn.Module, input_shape: Sequence[int]
+) -> KernelComparison:
+    """Record the kernels both models launch on the same input shape; equal multisets
+    mean equal work on any device."""
+    a, calls_a = kernel_counts(ours, input_shape)
+    b, calls_b = kernel_counts(reference, input_shape)
+    return KernelComparison(
+        ours=a.total(),
+        reference=b.total(),
+        ours_bytes=sum(k.bytes * n for k, n in a.items()),
+        reference_bytes=sum(k.bytes * n for k, n in b.items()),
+        ours_calls=calls_a,
+        reference_calls=calls_b,
+        only_ours=a - b,
+        only_reference=b - a,
+    )
+
+
+@contextmanager
+def mha_fast_path(enabled: bool) -> Iterator[None]:
+    """Switch nn.MultiheadAttention's inference fast path (torchvision's ViT uses it):
+    on a CPU it is one fused operator whose inner kernels no recorder sees."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(enabled)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)
+
+
+def compare_with_reference(name: str, batch: int = 1) -> KernelComparison:
+    """Ours vs the reference implementation of registry model `name`, at its own image
+    size. Convolutional models run on the meta device (shapes only: seconds for the
+    zoo); models with attention run on the CPU, because on meta attention falls back to
+    its math kernel, and torchvision's take nn.MultiheadAttention's general path, which
+    calls the fused kernel as ours does."""
+    size = image_size(name)
+    device = "cpu" if name.startswith("vit") else "meta"
+    torch.manual_seed(0)
+    with mha_fast_path(False):
+        return compare_kernels(
+            _build_on(device, build, name),
+            _build_on(device, build_reference, name),
+            (batch, 3, size, size),
+        )
+
+
+def _build_on(device: str, builder: Callable[[str], nn.Module], name: str) -> nn.Module:
+    """Build on `device` without initialising weights elsewhere; a builder that computes
+    its configuration with tensors (torchvision's RegNet) is built on the CPU and moved."""
+    try:
+        with torch.device(device):
+            return builder(name)
+    except NotImplementedError:  # "Cannot copy out of meta tensor"
+        return builder(name).to(device)

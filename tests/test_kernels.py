@@ -1,0 +1,112 @@
+"""Kernel records: hand-checked on small cases, meta equal to CPU, and every registry
+model launching its reference's kernels (the two exceptions pinned and explained)."""
+
+from collections import Counter
+
+import pytest
+import torch
+from torch import nn
+
+from nblib.kernels import (
+    Kernel,
+    compare_kernels,
+    compare_with_reference,
+    kernel_counts,
+)
+from nblib.models import MODELS, build, reference_source
+
+
+class Scale(nn.Module):
+    def __init__(self, scale_first: bool) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1, 4, 1, 1))
+        self.scale_first = scale_first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x if self.scale_first else x * self.scale
+
+
+def test_a_convolution_is_one_kernel_with_its_bytes():
+    conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    kernels, calls = kernel_counts(conv, (1, 3, 8, 8))
+    (kernel,) = kernels
+    assert kernel.op == "convolution" and kernels[kernel] == 1 and calls == 1
+    assert kernel.outputs == (((1, 8, 8, 8), (512, 64, 8, 1), "float32"),)
+    assert kernel.bytes == 4 * (3 * 8 * 8 + 8 * 3 * 3 * 3 + 8 * 8 * 8)  # in, w, out
+
+
+def test_in_place_and_operand_order_do_not_change_the_kernel():
+    inplace = compare_kernels(nn.ReLU(inplace=True), nn.ReLU(), (1, 4, 5, 5))
+    assert inplace.identical
+    order = compare_kernels(Scale(True), Scale(False), (1, 4, 5, 5))
+    assert order.identical and order.ours == 1
+
+
+def test_an_extra_kernel_is_named_and_counted():
+    ours = nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU())
+    reference = nn.Conv2d(4, 4, 1)
+    comparison = compare_kernels(ours, reference, (1, 4, 5, 5))
+    assert not comparison.identical and not comparison.subset
+    assert comparison.differences() == "relu x1 (ours only)"
+    assert (comparison.ours, comparison.reference) == (2, 1)
+    assert (comparison.ours_calls, comparison.reference_calls) == (3, 1)
+    assert comparison.ours_bytes - comparison.reference_bytes == 2 * (4 * 5 * 5) * 4
+
+
+def test_a_contiguous_copy_is_a_different_layout():
+    ours = nn.Conv2d(4, 4, 1).to(memory_format=torch.channels_last)
+    reference = nn.Conv2d(4, 4, 1)
+    reference.load_state_dict(ours.state_dict())
+    assert not compare_kernels(ours, reference, (1, 4, 5, 5)).identical
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "inception_v3"])
+def test_meta_device_records_the_cpu_kernels(name):
+    size = 299 if name == "inception_v3" else 64
+    torch.manual_seed(0)
+    on_cpu, calls = kernel_counts(build(name), (1, 3, size, size))
+    with torch.device("meta"):
+        on_meta, meta_calls = kernel_counts(build(name), (1, 3, size, size))
+    assert meta_calls == calls and on_meta.total() == on_cpu.total()
+
+    # Same operators on the same inputs with the same result; only eval-mode batch
+    # norm's unused saved statistics differ (C floats on meta, empty on the CPU).
+    def main(kernels):
+        counts = Counter()
+        for kernel, n in kernels.items():
+            counts[kernel.op, kernel.inputs, kernel.outputs[0]] += n
+        return counts
+
+    assert main(on_meta) == main(on_cpu)
+    assert {k.op for k in on_meta - on_cpu} <= {"native_batch_norm"}
+
+
+# Where ours launches other kernels than its reference, and why ours moves fewer bytes.
+FEWER_KERNELS = {
+    # One concatenation of the six branch outputs in each InceptionE block, where
+    # torchvision concatenates 384 + 384 channels twice and then all four branches.
+    "inception_v3": "cat x2 (ours only), cat x6 (reference only)",
+    # nn.MultiheadAttention copies q, k, v into one contiguous (3, N, B, D) block and
+    # adds the residual across a transposed layout; ours reads q, k, v in place.
+    "vit_b_16": "_scaled_dot_product_flash_attention_for_cpu x12 (ours only), "
+    "add x12 (ours only), _scaled_dot_product_flash_attention_for_cpu x12 (reference "
+    "only), add x12 (reference only), clone x12 (reference only)",
+}
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if reference_source(n)])
+def test_ours_launches_the_reference_kernels(name):
+    comparison = compare_with_reference(name)
+    if name in FEWER_KERNELS:
+        assert comparison.differences() == FEWER_KERNELS[name]
+        assert comparison.ours <= comparison.reference
+        assert comparison.ours_bytes < comparison.reference_bytes
+    else:
+        assert comparison.identical, comparison.differences()
+    # Python overhead: at most one module call more per ten than the reference's.
+    assert comparison.ours_calls <= 1.1 * comparison.reference_calls
+
+
+def test_kernel_records_are_plain_comparable_values():
+    a = Kernel("add", (((2,), (1,), "float32"),) * 2, (((2,), (1,), "float32"),))
+    assert a == Kernel("add", a.inputs, a.outputs) and a.bytes == 24
