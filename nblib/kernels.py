@@ -77,14 +77,17 @@ class _KernelRecorder(TorchDispatchMode):
 
 
 def kernel_counts(
-    model: nn.Module, input_shape: Sequence[int]
+    model: nn.Module, input_shape: Sequence[int], channels_last: bool = False
 ) -> tuple[Counter[Kernel], int]:
     """The kernels one inference forward pass launches (eval mode, no grad, the
     default attention backend: the path a benchmark times), and the number of module
-    calls it makes. A model on the meta device runs shapes only, in no time."""
+    calls it makes. A model on the meta device runs shapes only, in no time;
+    `channels_last` converts model and input as the benchmark does."""
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     x = torch.randn(check_input_shape(input_shape), device=device)
+    if channels_last:
+        model, x = (t.to(memory_format=torch.channels_last) for t in (model, x))
     calls = 0
 
     def count_call(module: nn.Module, args: tuple) -> None:
@@ -135,12 +138,15 @@ class KernelComparison:
 
 
 def compare_kernels(
-    ours: nn.Module, reference: nn.Module, input_shape: Sequence[int]
+    ours: nn.Module,
+    reference: nn.Module,
+    input_shape: Sequence[int],
+    channels_last: bool = False,
 ) -> KernelComparison:
     """Record the kernels both models launch on the same input shape; equal multisets
     mean equal work on any device."""
-    a, calls_a = kernel_counts(ours, input_shape)
-    b, calls_b = kernel_counts(reference, input_shape)
+    a, calls_a = kernel_counts(ours, input_shape, channels_last)
+    b, calls_b = kernel_counts(reference, input_shape, channels_last)
     return KernelComparison(
         ours=a.total(),
         reference=b.total(),
@@ -165,7 +171,9 @@ def mha_fast_path(enabled: bool) -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(before)
 
 
-def compare_with_reference(name: str, batch: int = 1) -> KernelComparison:
+def compare_with_reference(
+    name: str, batch: int = 1, channels_last: bool = False
+) -> KernelComparison:
     """Ours vs the reference implementation of registry model `name`, at its own image
     size. Convolutional models run on the meta device (shapes only: seconds for the
     zoo); models with attention run on the CPU, because on meta attention falls back to
@@ -179,6 +187,7 @@ def compare_with_reference(name: str, batch: int = 1) -> KernelComparison:
             _build_on(device, build, name),
             _build_on(device, build_reference, name),
             (batch, 3, size, size),
+            channels_last,
         )
 
 

@@ -53,6 +53,16 @@ def test_an_extra_kernel_is_named_and_counted():
     assert comparison.ours_bytes - comparison.reference_bytes == 2 * (4 * 5 * 5) * 4
 
 
+def test_channels_last_converts_model_and_input():
+    kernels, _ = kernel_counts(nn.Conv2d(4, 8, 1), (1, 4, 5, 5), channels_last=True)
+    (kernel,) = kernels
+    assert [strides for _, strides, _ in kernel.inputs[:2]] == [
+        (100, 1, 20, 4),  # input (1, 4, 5, 5) channels-last
+        (4, 1, 4, 4),  # weight (8, 4, 1, 1)
+    ]
+    assert kernel.outputs[0][1] == (200, 1, 40, 8)
+
+
 def test_a_contiguous_copy_is_a_different_layout():
     ours = nn.Conv2d(4, 4, 1).to(memory_format=torch.channels_last)
     reference = nn.Conv2d(4, 4, 1)
@@ -94,9 +104,10 @@ FEWER_KERNELS = {
 }
 
 
+@pytest.mark.parametrize("channels_last", [False, True], ids=["NCHW", "NHWC"])
 @pytest.mark.parametrize("name", [n for n in MODELS if reference_source(n)])
-def test_ours_launches_the_reference_kernels(name):
-    comparison = compare_with_reference(name)
+def test_ours_launches_the_reference_kernels(name, channels_last):
+    comparison = compare_with_reference(name, channels_last=channels_last)
     if name in FEWER_KERNELS:
         assert comparison.differences() == FEWER_KERNELS[name]
         assert comparison.ours <= comparison.reference
