@@ -1,12 +1,16 @@
 """Kernel records: hand-checked on small cases, meta equal to CPU, and every registry
-model launching its reference's kernels (the two exceptions pinned and explained)."""
+model (the two exceptions pinned and explained), ResNet-50 + FPN and ASPP launching
+their reference's kernels."""
 
 from collections import Counter
 
 import pytest
 import torch
 from torch import nn
+from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+from torchvision.models.segmentation.deeplabv3 import ASPP as TorchvisionASPP
 
+from nblib.blocks.aspp import ASPP
 from nblib.kernels import (
     Kernel,
     compare_kernels,
@@ -14,6 +18,8 @@ from nblib.kernels import (
     kernel_counts,
 )
 from nblib.models import MODELS, build, reference_source
+from nblib.necks import BackboneWithNeck
+from nblib.necks.fpn import FPN
 
 
 class Scale(nn.Module):
@@ -121,3 +127,24 @@ def test_ours_launches_the_reference_kernels(name, channels_last):
 def test_kernel_records_are_plain_comparable_values():
     a = Kernel("add", (((2,), (1,), "float32"),) * 2, (((2,), (1,), "float32"),))
     assert a == Kernel("add", a.inputs, a.outputs) and a.bytes == 24
+
+
+def test_aspp_launches_torchvision_kernels():
+    with torch.device("meta"):
+        comparison = compare_kernels(
+            ASPP(2048), TorchvisionASPP(2048, [6, 12, 18]), (2, 2048, 33, 33)
+        )
+    assert comparison.identical, comparison.differences()
+
+
+def test_resnet50_fpn_launches_torchvision_kernels_but_the_pool_level():
+    with torch.device("meta"):
+        fpn = FPN([256, 512, 1024, 2048], 256)
+        ours = BackboneWithNeck(build("resnet50"), fpn, [0, 1, 2, 3])
+        reference = resnet_fpn_backbone(
+            backbone_name="resnet50", weights=None, norm_layer=nn.BatchNorm2d
+        )
+        comparison = compare_kernels(ours, reference, (1, 3, 224, 224))
+    # torchvision adds a fifth level, max_pool2d(P5, 1, 2), for the detection heads;
+    # everything else is kernel for kernel the same.
+    assert comparison.differences() == "max_pool2d_with_indices x1 (reference only)"
