@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from nblib.measure import count_macs, count_params, memory_access_cost
+from nblib.measure import cost_summary
 from nblib.models import (
     FIXED_SIZE,
     MODELS,
@@ -47,13 +47,15 @@ COLUMNS = [f.name for f in fields(TimingRecord)] + [
 CPU_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2_x1_0"]
 
 
-def configurations(device_type: str, batch: int, compile: bool) -> list[dict]:
+def configurations(
+    device_type: str, batch: int, compile: bool, eager: bool = True
+) -> list[dict]:
     """What to time per model: on GPU batch 1 and `batch`, fp32 and bf16, contiguous
-    and channels_last, eager (and compiled in bf16 channels_last when asked); on CPU
-    batch 1, fp32, eager."""
+    and channels_last, eager (and compiled in bf16 channels_last when asked; `eager`
+    False times the compiled ones only); on CPU batch 1, fp32, eager."""
     if device_type != "cuda":
         return [{"batch": 1, "dtype": "fp32", "channels_last": False, "compile": False}]
-    eager = [
+    eagerly = [
         {"batch": b, "dtype": d, "channels_last": cl, "compile": False}
         for b in (1, batch)
         for d in ("fp32", "bf16")
@@ -63,7 +65,7 @@ def configurations(device_type: str, batch: int, compile: bool) -> list[dict]:
         {"batch": b, "dtype": "bf16", "channels_last": True, "compile": True}
         for b in (1, batch)
     ]
-    return eager + (compiled if compile else [])
+    return (eagerly if eager else []) + (compiled if compile else [])
 
 
 def peak_tflops(name: str, dtype: str, path: Path | None = None) -> float | None:
@@ -89,12 +91,50 @@ def implementations(name: str, references: bool) -> list[tuple[str, Callable]]:
     return pairs
 
 
+def architecture_costs(model: torch.nn.Module, input_shape: tuple) -> dict[str, int]:
+    """Params, MACs and memory access of one forward pass at `input_shape`."""
+    summary = cost_summary(model, input_shape)
+    return {k: summary[k] for k in ("params", "macs", "memory_access")}
+
+
 def summarise(records: list[TimingRecord]) -> tuple[TimingRecord, float]:
     """The median-latency record of repeated timings and the coefficient of variation
     of their medians (how well repeated runs agree)."""
     medians = [r.median_ms for r in records]
     cv = statistics.stdev(medians) / statistics.mean(medians) if len(records) > 1 else 0
     return sorted(records, key=lambda r: r.median_ms)[len(records) // 2], cv
+
+
+def time_alternately(
+    built: dict[str, torch.nn.Module],
+    name: str,
+    size: int,
+    configs: list[dict],
+    repeats: int,
+    min_run_time: float,
+) -> list[tuple[str, dict, TimingRecord, float]]:
+    """(implementation, config, median record, CV) for each config: the
+    implementations timed in turn, repeat by repeat, so drift hits ours and theirs
+    alike."""
+    timings = []
+    for config in configs:
+        shape = (config["batch"], 3, size, size)
+        records = {label: [] for label in built}
+        for _ in range(repeats):
+            for label, model in built.items():
+                records[label].append(
+                    time_model(
+                        model,
+                        shape,
+                        name=name,
+                        dtype=config["dtype"],
+                        channels_last=config["channels_last"],
+                        compile=config["compile"],
+                        min_run_time=min_run_time,
+                    )
+                )
+        timings += [(label, config, *summarise(r)) for label, r in records.items()]
+    return timings
 
 
 def run(
@@ -106,11 +146,15 @@ def run(
     *,
     references: bool = True,
     compile: bool = False,
+    eager: bool = True,
     repeats: int = 3,
     progress: bool = False,
 ) -> Path:
     """Benchmark `models`, append to out_dir/<device>.csv and return that path.
-    `image_size` None: each model at its own size; ViTs and necks always at theirs."""
+    `image_size` None: each model at its own size; ViTs and necks always at theirs.
+    Models are built on the device they run on (initialising VGG's weights on a CPU
+    takes longer than timing it on a GPU); their costs are counted afterwards on the
+    meta device, shapes only."""
     known = MODELS.keys() | NECK_MODELS.keys()
     unknown = [m for m in models if m not in known]
     if unknown:
@@ -140,47 +184,32 @@ def run(
             else:
                 size = image_size
             one = (1, 3, size, size)
-            built = {label: make() for label, make in implementations(name, references)}
+            pairs = implementations(name, references)
+            with torch.device(device):
+                built = {label: make() for label, make in pairs}
+            configs = configurations(device.type, batch, compile, eager)
+            timings = time_alternately(
+                built, name, size, configs, repeats, min_run_time
+            )
             costs = {
-                label: {
-                    "implementation": label,
-                    "params": count_params(model),
-                    "macs": count_macs(model, one),
-                    "memory_access": memory_access_cost(model, one),
-                }
+                label: {"implementation": label}
+                | architecture_costs(model.to("meta"), one)
                 for label, model in built.items()
             }
-            for config in configurations(device.type, batch, compile):
-                shape = (config["batch"], 3, size, size)
-                records = {label: [] for label in built}
-                for _ in range(repeats):  # alternate: drift hits ours and theirs alike
-                    for label, model in built.items():
-                        records[label].append(
-                            time_model(
-                                model,
-                                shape,
-                                name=name,
-                                dtype=config["dtype"],
-                                channels_last=config["channels_last"],
-                                compile=config["compile"],
-                                min_run_time=min_run_time,
-                            )
-                        )
-                for label, timed in records.items():
-                    record, cv = summarise(timed)
-                    tflops = 2 * costs[label]["macs"] * record.images_per_s / 1e12
-                    peak = peak_tflops(record.device_name, config["dtype"])
-                    writer.writerow(
-                        record.as_dict()
-                        | costs[label]
-                        | {
-                            "cv": round(cv, 4),
-                            "tflops": round(tflops, 3),
-                            "peak_tflops": peak,
-                            "peak_fraction": peak and round(tflops / peak, 4),
-                        }
-                    )
-                f.flush()
+            for label, config, record, cv in timings:
+                tflops = 2 * costs[label]["macs"] * record.images_per_s / 1e12
+                peak = peak_tflops(record.device_name, config["dtype"])
+                writer.writerow(
+                    record.as_dict()
+                    | costs[label]
+                    | {
+                        "cv": round(cv, 4),
+                        "tflops": round(tflops, 3),
+                        "peak_tflops": peak,
+                        "peak_fraction": peak and round(tflops / peak, 4),
+                    }
+                )
+            f.flush()
             del built
             if device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -216,6 +245,11 @@ def main(argv: list[str] | None = None) -> None:
         "--compile", action="store_true", help="also time torch.compile (bf16, NHWC)"
     )
     parser.add_argument(
+        "--compiled-only",
+        action="store_true",
+        help="time torch.compile only (bf16, NHWC), not the eager grid",
+    )
+    parser.add_argument(
         "--no-references", action="store_true", help="time our models only"
     )
     parser.add_argument("--out", type=Path, default=DATA_DIR / "timings")
@@ -233,7 +267,8 @@ def main(argv: list[str] | None = None) -> None:
         args.min_run_time,
         args.out,
         references=not args.no_references,
-        compile=args.compile,
+        compile=args.compile or args.compiled_only,
+        eager=not args.compiled_only,
         repeats=args.repeats,
         progress=True,
     )

@@ -191,6 +191,10 @@ class _OpRecorder(TorchDispatchMode):
             return out
         outputs = _tensors(out)
         packet = func._overloadpacket
+        if packet is torch.ops.aten.native_batch_norm and not args[5]:
+            # Eval mode writes the normalised map only: the saved statistics are empty
+            # on CPU and GPU (the meta kernel alone returns C floats for them).
+            outputs = outputs[:1]
         # aten names in-place ops with a trailing underscore (relu_, add_): they write
         # into their input and allocate nothing.
         inplace = packet.__name__.endswith("_") and not packet.__name__.startswith("_")

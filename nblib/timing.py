@@ -99,7 +99,7 @@ def time_model(
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(dev, memory_format=memory_format).eval()
     if compile:
-        model = torch.compile(model)
+        model = torch.compile(model, dynamic=False)  # one static graph per shape
     x = torch.randn(shape, device=dev).to(memory_format=memory_format)
     autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32")
 

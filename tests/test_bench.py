@@ -6,7 +6,8 @@ import csv
 import pytest
 import torch
 
-from nblib import bench
+from nblib import bench, measure
+from nblib.models import build
 
 
 def read(path):
@@ -25,6 +26,12 @@ def test_bench_appends_rows_for_ours_and_the_reference(tmp_path):
     assert {r["params"] for r in rows} == {"11689512"}
     assert rows[0]["macs"] == rows[1]["macs"] and int(rows[0]["memory_access"]) > 0
     assert all(float(r["median_ms"]) > 0 and float(r["cv"]) >= 0 for r in rows)
+    # Counted on the meta device after timing: the same numbers as on the CPU.
+    model = build("resnet18")
+    assert int(rows[0]["macs"]) == measure.count_macs(model, (1, 3, 32, 32))
+    assert int(rows[0]["memory_access"]) == measure.memory_access_cost(
+        model, (1, 3, 32, 32)
+    )
     macs, rate = int(rows[0]["macs"]), float(rows[0]["images_per_s"])
     assert float(rows[0]["tflops"]) == pytest.approx(2 * macs * rate / 1e12, abs=1e-3)
 
@@ -47,7 +54,6 @@ def test_bench_without_references_and_unknown_models(tmp_path):
 
 
 def test_bench_times_a_neck_at_its_own_image_size(tmp_path, monkeypatch):
-    from nblib.models import build
     from nblib.necks import BackboneWithNeck
     from nblib.necks.fpn import FPN
 
@@ -72,6 +78,9 @@ def test_gpu_configurations_cover_the_grid():
     assert [c for c in compiled if c["compile"]] == [
         {"batch": b, "dtype": "bf16", "channels_last": True, "compile": True}
         for b in (1, 128)
+    ]
+    assert bench.configurations("cuda", 128, compile=True, eager=False) == [
+        c for c in compiled if c["compile"]
     ]
     assert bench.configurations("cpu", 128, compile=True) == [
         {"batch": 1, "dtype": "fp32", "channels_last": False, "compile": False}

@@ -156,3 +156,12 @@ def test_activation_memory_counts_functional_ops_and_works_on_meta():
     with torch.device("meta"):
         model = AddCat()
     assert measure.activation_memory(model, (1, 3, 5, 5)) == (4 + 4 + 8) * 25 * 4
+
+
+def test_costs_on_the_meta_device_equal_costs_on_the_cpu():
+    # Eval-mode batch norm's saved statistics: empty on the CPU, C floats on meta.
+    torch.manual_seed(0)
+    on_cpu = measure.cost_summary(torchvision.models.resnet18(), (1, 3, 32, 32))
+    with torch.device("meta"):
+        model = torchvision.models.resnet18()
+    assert measure.cost_summary(model, (1, 3, 32, 32)) == on_cpu
