@@ -137,6 +137,57 @@ def time_alternately(
     return timings
 
 
+def benchmark_model(
+    name: str,
+    device: torch.device,
+    batch: int,
+    image_size: int | None,
+    min_run_time: float,
+    *,
+    references: bool,
+    compile: bool,
+    eager: bool,
+    repeats: int,
+) -> list[dict]:
+    """The CSV rows of one registry or neck model: every configuration, ours and the
+    reference. Built on the device it runs on (initialising VGG's weights on a CPU takes
+    longer than timing it on a GPU); costs counted afterwards on meta, shapes only."""
+    if name in NECK_MODELS:
+        size = NECK_MODELS[name][1]
+    elif image_size is None or name in FIXED_SIZE:
+        size = own_image_size(name)
+    else:
+        size = image_size
+    pairs = implementations(name, references)
+    with torch.device(device):
+        built = {label: make() for label, make in pairs}
+    configs = configurations(device.type, batch, compile, eager)
+    timings = time_alternately(built, name, size, configs, repeats, min_run_time)
+    costs = {
+        label: {"implementation": label}
+        | architecture_costs(model.to("meta"), (1, 3, size, size))
+        for label, model in built.items()
+    }
+    del built
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    rows = []
+    for label, config, record, cv in timings:
+        tflops = 2 * costs[label]["macs"] * record.images_per_s / 1e12
+        peak = peak_tflops(record.device_name, config["dtype"])
+        rows.append(
+            record.as_dict()
+            | costs[label]
+            | {
+                "cv": round(cv, 4),
+                "tflops": round(tflops, 3),
+                "peak_tflops": peak,
+                "peak_fraction": peak and round(tflops / peak, 4),
+            }
+        )
+    return rows
+
+
 def run(
     models: list[str],
     batch: int,
@@ -152,9 +203,7 @@ def run(
 ) -> Path:
     """Benchmark `models`, append to out_dir/<device>.csv and return that path.
     `image_size` None: each model at its own size; ViTs and necks always at theirs.
-    Models are built on the device they run on (initialising VGG's weights on a CPU
-    takes longer than timing it on a GPU); their costs are counted afterwards on the
-    meta device, shapes only."""
+    A model that fails is reported at the end, after every other one is written."""
     known = MODELS.keys() | NECK_MODELS.keys()
     unknown = [m for m in models if m not in known]
     if unknown:
@@ -172,47 +221,36 @@ def run(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     new_file = not out_path.exists()
+    failures: dict[str, str] = {}
     with out_path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()
         for name in tqdm(models, disable=not progress, file=sys.stderr):
-            if name in NECK_MODELS:
-                size = NECK_MODELS[name][1]
-            elif image_size is None or name in FIXED_SIZE:
-                size = own_image_size(name)
-            else:
-                size = image_size
-            one = (1, 3, size, size)
-            pairs = implementations(name, references)
-            with torch.device(device):
-                built = {label: make() for label, make in pairs}
-            configs = configurations(device.type, batch, compile, eager)
-            timings = time_alternately(
-                built, name, size, configs, repeats, min_run_time
-            )
-            costs = {
-                label: {"implementation": label}
-                | architecture_costs(model.to("meta"), one)
-                for label, model in built.items()
-            }
-            for label, config, record, cv in timings:
-                tflops = 2 * costs[label]["macs"] * record.images_per_s / 1e12
-                peak = peak_tflops(record.device_name, config["dtype"])
-                writer.writerow(
-                    record.as_dict()
-                    | costs[label]
-                    | {
-                        "cv": round(cv, 4),
-                        "tflops": round(tflops, 3),
-                        "peak_tflops": peak,
-                        "peak_fraction": peak and round(tflops / peak, 4),
-                    }
+            try:
+                rows = benchmark_model(
+                    name,
+                    device,
+                    batch,
+                    image_size,
+                    min_run_time,
+                    references=references,
+                    compile=compile,
+                    eager=eager,
+                    repeats=repeats,
                 )
+            except Exception as error:  # noqa: BLE001 - reported below, with the rest kept
+                failures[name] = f"{type(error).__name__}: {error}"
+                tqdm.write(f"{name} failed: {failures[name]}", file=sys.stderr)
+                continue
+            writer.writerows(rows)
             f.flush()
-            del built
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+    if failures:
+        listed = "; ".join(f"{n} ({why})" for n, why in failures.items())
+        raise RuntimeError(
+            f"{len(failures)} of {len(models)} models failed, the others were "
+            f"written to {out_path}: {listed}"
+        )
     return out_path
 
 

@@ -127,3 +127,21 @@ def test_models_run_at_their_own_size_by_default(tmp_path):
         out_dir=tmp_path, references=False, repeats=1,
     )
     assert [r["image_size"] for r in read(path)] == ["256"]
+
+
+def test_a_failing_model_is_reported_after_the_others_are_written(tmp_path, monkeypatch):
+    real = bench.time_model
+
+    def fails_for_resnet18(model, shape, *, name, **kwargs):
+        if name == "resnet18":
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(model, shape, name=name, **kwargs)
+
+    monkeypatch.setattr(bench, "time_model", fails_for_resnet18)
+    with pytest.raises(RuntimeError, match=r"1 of 2 models failed.*resnet18 \(OutOf"):
+        bench.run(
+            ["resnet18", "mobilenet_v1"], batch=1, image_size=32, min_run_time=0.02,
+            out_dir=tmp_path, references=False, repeats=1,
+        )
+    (path,) = tmp_path.glob("*.csv")
+    assert [r["model"] for r in read(path)] == ["mobilenet_v1"]
