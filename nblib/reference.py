@@ -70,15 +70,87 @@ def recorded_timings(
 ) -> pd.DataFrame:
     """Rows of the recorded benchmark CSVs (one per machine) for `models` on `device`
     ("cuda"/"cpu"), of our implementation by default ("torchvision"/"timm" for the
-    references, None for all)."""
+    references, None for all), each with the `file` it came from."""
     files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
     if not files:
         return pd.DataFrame()
-    table = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    table = pd.concat(
+        [pd.read_csv(f).assign(file=f"data/timings/{f.name}") for f in files],
+        ignore_index=True,
+    )
     keep = table.model.isin(models) & (table.device == device)
     if implementation is not None and "implementation" in table:
         keep &= table.implementation == implementation
     return table[keep].reset_index(drop=True)
+
+
+NO_RECORD = (
+    "No GPU record exists yet: `python -m nblib.bench` on a GPU machine writes one to "
+    "data/timings/, and re-executing the chapter shows it here."
+)
+FORMATS = {"contiguous": "NCHW", "channels_last": "NHWC"}
+
+
+def recorded_source(recorded: pd.DataFrame) -> str:
+    """Where recorded timings come from, one line per device: GPU, driver, torch and
+    CUDA versions, dates and file; NO_RECORD when there are none."""
+    if recorded.empty:
+        return NO_RECORD
+    lines = []
+    for device, rows in recorded.groupby("device_name", sort=False):
+        first = rows.iloc[0]
+        versions = ", ".join(
+            f"{label} {first[column]}"
+            for label, column in (
+                ("driver", "driver_version"),
+                ("torch", "torch_version"),
+                ("CUDA", "cuda_version"),
+            )
+            if pd.notna(first.get(column))
+        )
+        dates = sorted(rows.date.astype(str).unique())
+        when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+        lines.append(
+            f"Recorded by `python -m nblib.bench` on {device} ({versions}) on {when}, "
+            f"median of repeated runs; {', '.join(sorted(rows.file.unique()))}"
+        )
+    return "\n".join(lines)
+
+
+def timing_table(recorded: pd.DataFrame) -> pd.DataFrame:
+    """Recorded timings as one row per model (per device): latency at batch 1 in ms
+    (two decimals) and throughput at the largest batch in images/s (whole), a column
+    per dtype, memory format and eager/compiled."""
+    if recorded.empty:
+        return pd.DataFrame()
+    table = recorded.assign(
+        setting=recorded.dtype
+        + " "
+        + recorded.memory_format.map(FORMATS)
+        + recorded.compiled.map({True: " compiled", False: ""})
+    )
+    largest = table.batch.max()
+    columns = [(1, "median_ms", "latency, batch 1 (ms)", 2)]
+    if largest > 1:
+        label = f"throughput, batch {largest} (images/s)"
+        columns.append((largest, "images_per_s", label, 0))
+    parts = {}
+    for batch, value, label, decimals in columns:
+        rows = table[table.batch == batch]
+        if not rows.empty:
+            parts[label] = rows.pivot_table(
+                index=["device_name", "model"],
+                columns="setting",
+                values=value,
+                aggfunc="median",
+                sort=False,
+            ).round(decimals)
+    wide = pd.concat(parts, axis=1)
+    order = list(dict.fromkeys(recorded.model))
+    wide = wide.reindex(order, level="model")
+    if wide.index.get_level_values("device_name").nunique() == 1:
+        wide = wide.droplevel("device_name")
+    return wide
 
 
 STATUSES = {

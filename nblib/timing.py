@@ -9,6 +9,7 @@ configuration.
 import datetime
 import logging
 import platform
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -36,6 +37,7 @@ class TimingRecord:
     device_name: str
     torch_version: str
     cuda_version: str | None
+    driver_version: str | None  # the NVIDIA kernel driver, None on CPU
     dtype: str
     memory_format: str
     compiled: bool
@@ -69,6 +71,18 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def nvidia_driver_version(path: str = "/proc/driver/nvidia/version") -> str | None:
+    """The loaded NVIDIA driver's version (e.g. "550.54.15"), read from the kernel
+    module's own report; None where there is none."""
+    try:
+        with open(path) as f:
+            first = f.readline()
+    except OSError:
+        return None
+    match = re.search(r"Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)", first)
+    return match.group(1) if match else None
 
 
 def time_model(
@@ -122,6 +136,7 @@ def time_model(
         device_name=device_name(dev),
         torch_version=torch.__version__,
         cuda_version=torch.version.cuda if dev.type == "cuda" else None,
+        driver_version=nvidia_driver_version() if dev.type == "cuda" else None,
         dtype=dtype,
         memory_format="channels_last" if channels_last else "contiguous",
         compiled=compile,

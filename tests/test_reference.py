@@ -82,7 +82,9 @@ def test_recorded_timings_filters_models_and_device(tmp_path):
         ]
     ).to_csv(tmp_path / "gpu.csv", index=False)
     table = reference.recorded_timings(["resnet18"], "cuda", directory=tmp_path)
-    assert table.to_dict("records") == [{"model": "resnet18", "device": "cuda"}]
+    assert table.to_dict("records") == [
+        {"model": "resnet18", "device": "cuda", "file": "data/timings/gpu.csv"}
+    ]
     assert reference.recorded_timings(["resnet18"], directory=tmp_path / "none").empty
 
 
@@ -118,3 +120,50 @@ def test_verdicts():
     assert repr(refuted).startswith("REFUTED: x < y")
     with pytest.raises(ValueError, match="status"):
         reference.Verdict("a", "probably", "b")
+
+
+def recorded_rows(tmp_path):
+    """A benchmark CSV in the bench's schema: two models, batch 1 and 128, eager in two
+    settings and compiled in one."""
+    base = dict.fromkeys(bench.COLUMNS, 0) | {
+        "device": "cuda", "device_name": "NVIDIA H200", "torch_version": "2.14.1",
+        "cuda_version": "13.0", "driver_version": "570.86.15", "date": "2026-12-01",
+        "implementation": "nblib", "compiled": False,
+    }
+    rows = []
+    for model, ms in (("vgg16", 4.0), ("resnet18", 1.0)):
+        for batch in (1, 128):
+            for dtype, layout, compiled, speed in (
+                ("fp32", "contiguous", False, 1), ("bf16", "channels_last", False, 2),
+                ("bf16", "channels_last", True, 4),
+            ):
+                rows.append(base | {
+                    "model": model, "batch": batch, "dtype": dtype,
+                    "memory_format": layout, "compiled": compiled,
+                    "median_ms": ms * batch / speed,
+                    "images_per_s": 1e3 * speed / ms,
+                })
+    pd.DataFrame(rows, columns=bench.COLUMNS).to_csv(tmp_path / "nvidia-h200.csv",
+                                                    index=False)
+    return reference.recorded_timings(["resnet18", "vgg16"], directory=tmp_path)
+
+
+def test_timing_table_has_one_row_per_model_and_a_column_per_setting(tmp_path):
+    table = reference.timing_table(recorded_rows(tmp_path))
+    assert list(table.index) == ["vgg16", "resnet18"]  # the order recorded
+    latency = table["latency, batch 1 (ms)"]
+    assert list(latency.columns) == ["fp32 NCHW", "bf16 NHWC", "bf16 NHWC compiled"]
+    assert latency.loc["resnet18"].tolist() == [1.0, 0.5, 0.25]
+    throughput = table["throughput, batch 128 (images/s)"]
+    assert throughput.loc["vgg16", "bf16 NHWC"] == 500.0
+    assert reference.timing_table(pd.DataFrame()).empty
+
+
+def test_recorded_source_names_device_versions_and_file(tmp_path):
+    line = reference.recorded_source(recorded_rows(tmp_path))
+    assert line == (
+        "Recorded by `python -m nblib.bench` on NVIDIA H200 (driver 570.86.15, torch "
+        "2.14.1, CUDA 13.0) on 2026-12-01, median of repeated runs; "
+        "data/timings/nvidia-h200.csv"
+    )
+    assert reference.recorded_source(pd.DataFrame()) == reference.NO_RECORD

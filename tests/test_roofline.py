@@ -122,7 +122,8 @@ def test_spearman_and_model_pairs():
 def row(**values) -> dict:
     """One recorded row in the benchmark's schema (nblib.bench.COLUMNS)."""
     base = {"model": "resnet18", "device": "cuda", "device_name": H100,
-            "torch_version": "2.14.1", "cuda_version": "13.0", "dtype": "bf16",
+            "torch_version": "2.14.1", "cuda_version": "13.0",
+            "driver_version": "570.86.15", "dtype": "bf16",
             "memory_format": "channels_last", "compiled": False, "batch": 1,
             "image_size": 224, "threads": 1, "median_ms": 1.0, "iqr_ms": 0.01,
             "images_per_s": 1000.0, "peak_memory_mb": 100.0, "date": "2026-01-01",

@@ -48,3 +48,19 @@ def test_bad_arguments_name_themselves(kwargs, argument):
 def test_negative_batch_is_rejected():
     with pytest.raises(ValueError, match="input_shape"):
         timing.time_model(nn.Conv2d(3, 3, 1), (-2, 3, 4, 4), device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("first_line", "version"),
+    [
+        ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar 5 2024",
+         "550.54.15"),
+        ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release",
+         "570.86.15"),
+    ],
+)
+def test_driver_version_from_the_kernel_module_report(tmp_path, first_line, version):
+    report = tmp_path / "version"
+    report.write_text(first_line + "\nGCC version: gcc 12\n")
+    assert timing.nvidia_driver_version(str(report)) == version
+    assert timing.nvidia_driver_version(str(tmp_path / "absent")) is None
