@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from nblib.measure import check_input_shape
-from nblib.models import build, build_reference, image_size
+from nblib.models import build, build_reference, image_size, reference_source
 
 # Operators that compute nothing and launch no kernel, beyond those aten marks as views.
 _NO_KERNEL = {"detach", "alias", "lift_fresh"}
@@ -199,3 +200,22 @@ def _build_on(device: str, builder: Callable[[str], nn.Module], name: str) -> nn
             return builder(name)
     except NotImplementedError:  # "Cannot copy out of meta tensor"
         return builder(name).to(device)
+
+
+def reference_table(names: Sequence[str]) -> pd.DataFrame:
+    """compare_with_reference for each registry model, one row per model: kernels
+    launched, identical or not, ours over the reference's traffic and module calls, and
+    what differs."""
+    rows = {}
+    for name in names:
+        c = compare_with_reference(name)
+        rows[name] = {
+            "reference": reference_source(name),
+            "kernels": c.ours,
+            "reference kernels": c.reference,
+            "identical": c.identical,
+            "traffic ours / ref.": c.ours_bytes / c.reference_bytes,
+            "module calls ours / ref.": c.ours_calls / c.reference_calls,
+            "differences": c.differences(),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")

@@ -16,6 +16,7 @@ from nblib.kernels import (
     compare_kernels,
     compare_with_reference,
     kernel_counts,
+    reference_table,
 )
 from nblib.models import MODELS, build, reference_source
 from nblib.necks import BackboneWithNeck
@@ -148,3 +149,12 @@ def test_resnet50_fpn_launches_torchvision_kernels_but_the_pool_level():
     # torchvision adds a fifth level, max_pool2d(P5, 1, 2), for the detection heads;
     # everything else is kernel for kernel the same.
     assert comparison.differences() == "max_pool2d_with_indices x1 (reference only)"
+
+
+def test_reference_table_has_a_row_per_model():
+    table = reference_table(["resnet18", "inception_v3"])
+    assert list(table.index) == ["resnet18", "inception_v3"]
+    assert table.identical.tolist() == [True, False]
+    assert table.loc["resnet18", "traffic ours / ref."] == 1.0
+    assert table.loc["inception_v3", "differences"] == FEWER_KERNELS["inception_v3"]
+    assert table.loc["resnet18", "module calls ours / ref."] == pytest.approx(77 / 76)
