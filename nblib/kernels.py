@@ -4,8 +4,8 @@ without a GPU.
 Every aten operator that computes (views skipped) is recorded with the shapes, strides
 and dtypes of its inputs and outputs. Two implementations that launch the same multiset
 of kernels move the same bytes and do the same arithmetic on any device, so their
-throughput can differ only by Python and dispatch overhead, which the number of module
-calls per forward pass measures.
+throughput can differ only by Python and dispatch overhead, for which the number of
+module calls per forward pass is the proxy recorded here.
 """
 
 import math
