@@ -45,6 +45,15 @@ COLUMNS = [f.name for f in fields(TimingRecord)] + [
     "peak_fraction",
 ]
 CPU_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2_x1_0"]
+# The compiled stage of tools/gpu_bench.sh: one model per thesis of the synthesis
+# chapter (each compile takes tens of seconds, so not the whole zoo in one device call).
+COMPILED_MODELS = [
+    "resnet50",
+    "mobilenet_v2",
+    "densenet121",
+    "shufflenet_v2_x1_0",
+    "vit_b_16",
+]
 
 
 def configurations(

@@ -145,3 +145,17 @@ def test_a_failing_model_is_reported_after_the_others_are_written(tmp_path, monk
         )
     (path,) = tmp_path.glob("*.csv")
     assert [r["model"] for r in read(path)] == ["mobilenet_v1"]
+
+
+@pytest.mark.parametrize("name", bench.COMPILED_MODELS)
+def test_the_compiled_stage_models_trace_to_one_graph(name):
+    # fullgraph: torch.compile would raise at the first graph break; the eager backend
+    # checks Dynamo's tracing without compiling kernels (shapes only, on meta).
+    torch._dynamo.reset()
+    with torch.device("meta"):
+        model = build(name).eval()
+    size = 224 if name.startswith("vit") else 64
+    x = torch.randn(1, 3, size, size, device="meta")
+    with torch.no_grad():
+        out = torch.compile(model, backend="eager", fullgraph=True)(x)
+    assert out.shape == (1, 1000)

@@ -41,6 +41,6 @@ stage necks "$(left)" --models \
   resnet50_fpn,resnet50_panet,resnet50_bifpn,resnet50_mlfpn,darknet53_asff "$@"
 backbones=$(python3 -c 'from nblib.models import MODELS; print(",".join(MODELS))')
 stage zoo "$(left)" --models "$backbones" "$@"
-stage compiled "$(left)" --compiled-only --no-references \
-  --models resnet50,mobilenet_v2,densenet121,shufflenet_v2_x1_0,vit_b_16 "$@"
+compiled=$(python3 -c 'from nblib.bench import COMPILED_MODELS as m; print(",".join(m))')
+stage compiled "$(left)" --compiled-only --no-references --models "$compiled" "$@"
 echo "wall: $(( $(date +%s) - start )) s" | tee -a "$OUT/stages.txt"
