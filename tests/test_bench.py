@@ -129,7 +129,7 @@ def test_models_run_at_their_own_size_by_default(tmp_path):
     assert [r["image_size"] for r in read(path)] == ["256"]
 
 
-def test_a_failing_model_is_reported_after_the_others_are_written(tmp_path, monkeypatch):
+def test_a_failing_model_is_reported_after_the_others(tmp_path, monkeypatch):
     real = bench.time_model
 
     def fails_for_resnet18(model, shape, *, name, **kwargs):
