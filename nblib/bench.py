@@ -248,7 +248,7 @@ def run(
                     eager=eager,
                     repeats=repeats,
                 )
-            except Exception as error:  # noqa: BLE001 - reported below, with the rest kept
+            except Exception as error:  # noqa: BLE001 - reported below; the rest kept
                 failures[name] = f"{type(error).__name__}: {error}"
                 tqdm.write(f"{name} failed: {failures[name]}", file=sys.stderr)
                 continue

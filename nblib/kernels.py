@@ -193,8 +193,9 @@ def compare_with_reference(
 
 
 def _build_on(device: str, builder: Callable[[str], nn.Module], name: str) -> nn.Module:
-    """Build on `device` without initialising weights elsewhere; a builder that computes
-    its configuration with tensors (torchvision's RegNet) is built on the CPU and moved."""
+    """Build on `device` without initialising weights elsewhere; a builder that
+    computes its configuration with tensors (torchvision's RegNet) is built on the CPU
+    and moved."""
     try:
         with torch.device(device):
             return builder(name)

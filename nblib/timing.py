@@ -20,7 +20,7 @@ from torch import nn
 # CUDA build of torch runs without a GPU; that line is noise in a notebook, so keep only
 # errors from it.
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-import torch.utils.benchmark as benchmark  # noqa: E402
+from torch.utils import benchmark  # after the logger above is quietened
 
 from nblib.measure import check_input_shape, run_forward
 
