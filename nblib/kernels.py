@@ -182,7 +182,6 @@ def compare_with_reference(
     calls the fused kernel as ours does."""
     size = image_size(name)
     device = "cpu" if name.startswith("vit") else "meta"
-    torch.manual_seed(0)
     with mha_fast_path(False):
         return compare_kernels(
             _build_on(device, build, name),
