@@ -5,6 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BUILD  := _build
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
+# The claims ledger reads the chapters' stored verdicts: executed (and checked) after them.
+NOTEBOOKS := $(CHAPTERS) ledger.ipynb
 # Tests run two workers on two cores: one thread each avoids oversubscription, and
 # `execute` uses the same setting so the stored outputs come from the same arithmetic.
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -27,7 +29,7 @@ html: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(MAKE) site-from-outputs
 	$(ONE_THREAD) $(PY) -m pytest -p no:cacheprovider -n 2 --dist loadscope --nbval --nbval-current-env \
-		--nbval-cell-timeout=600 tests $(CHAPTERS)
+		--nbval-cell-timeout=600 tests $(NOTEBOOKS)
 
 # The site rendered from the stored outputs that nbval compares (no second execution).
 site-from-outputs: $(VENV)/.installed
@@ -40,7 +42,7 @@ site-from-outputs: $(VENV)/.installed
 
 ## execute: re-run the chapters in place on this CPU, storing outputs for nbval (before committing)
 execute: $(VENV)/.installed
-	$(ONE_THREAD) $(VENV)/bin/jupyter execute --inplace --timeout=600 $(if $(NB),$(NB),$(CHAPTERS))
+	$(ONE_THREAD) $(VENV)/bin/jupyter execute --inplace --timeout=600 $(if $(NB),$(NB),$(NOTEBOOKS))
 
 clean:
 	rm -rf $(BUILD)

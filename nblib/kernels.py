@@ -10,8 +10,7 @@ module calls per forward pass is the proxy recorded here.
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,7 +19,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from nblib.measure import check_input_shape
+from nblib.measure import check_input_shape, mha_fast_path
 from nblib.models import build, build_reference, image_size, reference_source
 
 # Operators that compute nothing and launch no kernel, beyond those aten marks as views.
@@ -158,18 +157,6 @@ def compare_kernels(
         only_ours=a - b,
         only_reference=b - a,
     )
-
-
-@contextmanager
-def mha_fast_path(enabled: bool) -> Iterator[None]:
-    """Switch nn.MultiheadAttention's inference fast path (torchvision's ViT uses it):
-    on a CPU it is one fused operator whose inner kernels no recorder sees."""
-    before = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(enabled)
-    try:
-        yield
-    finally:
-        torch.backends.mha.set_fastpath_enabled(before)
 
 
 def compare_with_reference(

@@ -7,7 +7,7 @@ tensor's real dtype.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -64,17 +64,29 @@ def _example_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor
 
 
 @contextmanager
-def _counting_mode(model: nn.Module):
-    """Eval mode, grad on, attention through the math kernel: every matmul is visible.
+def mha_fast_path(enabled: bool) -> Iterator[None]:
+    """Switch nn.MultiheadAttention's inference fast path (torchvision's ViT uses it):
+    on a CPU it is one fused operator whose inner kernels no recorder sees."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(enabled)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)
 
-    Grad stays on because nn.MultiheadAttention's no-grad fast path is one fused op that
-    no counter sees; SDPA's fused CPU kernel is likewise invisible, so we force the math
-    backend.
+
+@contextmanager
+def _counting_mode(model: nn.Module) -> Iterator[None]:
+    """An inference forward (eval mode, no autograd) with every matmul visible.
+
+    Without autograd, no `clone` is inserted before in-place ops: the count is what
+    inference executes. Attention runs through SDPA's math kernel and MHA's general
+    path, because their fused kernels are single operators no counter can look into.
     """
     was_training = model.training
     model.eval()
     try:
-        with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH):
+        with torch.no_grad(), mha_fast_path(False), sdpa_kernel(SDPBackend.MATH):
             yield
     finally:
         model.train(was_training)

@@ -1,11 +1,16 @@
 """Paper numbers (data/papers.csv) and recorded timings (data/timings/) next to measured
 ones."""
 
+import hashlib
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 # nblib/data is a link to the repository's data/ (and a copy of it in a wheel).
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -153,38 +158,214 @@ def timing_table(recorded: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
+# The four verdicts and the admonition class each is drawn with (the book's theme).
 STATUSES = {
     "reproduced": "tip",
     "refuted": "danger",
-    "not reproducible here": "warning",
+    "inconclusive": "warning",
+    "not testable here": "note",
 }
+# What a verdict rests on: an exact count or derivation, a timing on a named device,
+# or a toy training run (data, size, seeds).
+EVIDENCE_KINDS = ("count", "timing", "training")
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if "\n" in value:
+        raise ValueError(f"{name} must be one line, got {value!r}")
+    return value.strip()
+
+
+def _bool(name: str, value: object) -> bool:
+    """A real boolean (Python or NumPy), never a truthy string, array or NaN."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"{name} must be a bool the notebook computed, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    return bool(value)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The visible end of every executed claim: what was claimed, the status, and the
-    evidence."""
+    """The visible end of every executed claim: the claim and who made it, the
+    criterion fixed before the result, the status, and the evidence with its kind."""
 
     claim: str
     status: str
     evidence: str
+    kind: str
+    source: str
+    criterion: str
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(
-                f"status must be one of {sorted(STATUSES)}, got {self.status!r}"
+                f"status must be one of {list(STATUSES)}, got {self.status!r}"
             )
+        if self.kind not in EVIDENCE_KINDS:
+            raise ValueError(
+                f"kind must be one of {list(EVIDENCE_KINDS)}, got {self.kind!r}"
+            )
+        for name in ("claim", "evidence", "source", "criterion"):
+            _text(name, getattr(self, name))
+
+    @property
+    def anchor(self) -> str:
+        """A stable HTML id for the verdict (the claims ledger links to it)."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.claim.lower()).strip("-")[:48]
+        digest = hashlib.sha1(self.claim.encode()).hexdigest()[:6]
+        return f"verdict-{slug.rstrip('-')}-{digest}"
 
     def __repr__(self) -> str:
-        return f"{self.status.upper()}: {self.claim}\n  evidence: {self.evidence}"
+        return "\n".join(
+            [f"{self.status.upper()}: {self.claim}"]
+            + [f"  {label}: {getattr(self, name)}" for name, label in _FIELDS]
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> "Verdict":
+        """The inverse of repr: a verdict read back from a notebook's stored output."""
+        lines = text.strip("\n").split("\n")
+        head = re.fullmatch(r"([A-Z ]+): (.+)", lines[0])
+        labels = [label for _, label in _FIELDS]
+        body = [re.fullmatch(r"  ([a-z]+): (.*)", line) for line in lines[1:]]
+        if not head or not all(body) or [m[1] for m in body] != labels:
+            raise ValueError(f"not a verdict's text: {text[:200]!r}")
+        values = {name: m[2] for (name, _), m in zip(_FIELDS, body)}
+        return cls(claim=head[2], status=head[1].lower(), **values)
 
     def _repr_html_(self) -> str:  # a Sphinx admonition, styled by the book's theme
+        rows = "".join(
+            f"<p><strong>{label.capitalize()}</strong> ({self.kind}): "
+            f"{escape(getattr(self, name))}</p>"
+            if name == "evidence"
+            else f"<p><strong>{label.capitalize()}</strong>: {escape(getattr(self, name))}</p>"
+            for name, label in _FIELDS
+        )
         return (
-            f'<div class="admonition {STATUSES[self.status]}"><p class="admonition-title">'
-            f"{self.status.capitalize()}: {escape(self.claim)}</p><p>{escape(self.evidence)}</p></div>"
+            f'<div class="admonition {STATUSES[self.status]} verdict" id="{self.anchor}">'
+            f'<p class="admonition-title">{self.status.capitalize()}: '
+            f"{escape(self.claim)}</p>{rows}</div>"
         )
 
 
-def verdict(claim: str, holds: bool, evidence: str) -> Verdict:
-    """Reproduced if `holds` (a boolean the notebook computed), refuted otherwise."""
-    return Verdict(claim, "reproduced" if holds else "refuted", evidence)
+# The lines under a verdict's title, in order: (field, label).
+_FIELDS = (("source", "source"), ("criterion", "criterion"), ("kind", "kind"),
+           ("evidence", "evidence"))
+
+
+def verdict(
+    claim: str, holds: bool, evidence: str, *, kind: str, source: str, criterion: str
+) -> Verdict:
+    """Reproduced if `holds` (a bool the notebook computed from the criterion), refuted
+    otherwise. For a claim about GPU speed use `gpu_verdict`; for a toy experiment,
+    `toy_verdict`: they add the rules those claims need."""
+    status = "reproduced" if _bool("holds", holds) else "refuted"
+    return Verdict(claim, status, evidence, kind, source, criterion)
+
+
+def not_testable(claim: str, needs: str, *, kind: str, source: str, criterion: str
+                 ) -> Verdict:
+    """A claim this build cannot test: `needs` says what would (data, hardware or an
+    instrument we lack)."""
+    return Verdict(claim, "not testable here", f"needs {_text('needs', needs)}", kind,
+                   source, criterion)
+
+
+def inconclusive(claim: str, evidence: str, *, kind: str, source: str, criterion: str
+                 ) -> Verdict:
+    """The experiment ran but cannot decide (its control failed, or the effect is
+    inside the noise): `evidence` says why."""
+    return Verdict(claim, "inconclusive", evidence, kind, source, criterion)
+
+
+def gpu_verdict(
+    claim: str,
+    rows: pd.DataFrame,
+    decide: Callable[[pd.DataFrame], tuple[bool, str]],
+    *,
+    needs: str,
+    source: str,
+    criterion: str,
+) -> Verdict:
+    """A claim about GPU speed, judged by GPU rows only (`device` == "cuda").
+
+    With no rows it is not testable here (`needs` names the record that would decide
+    it); otherwise `decide(rows)` returns (holds, evidence) and the evidence is
+    prefixed with the device(s) the rows come from. CPU rows are refused.
+    """
+    if not isinstance(rows, pd.DataFrame):
+        raise ValueError(f"rows must be a DataFrame of recorded timings, got {rows!r}")
+    if rows.empty:
+        return not_testable(claim, needs, kind="timing", source=source,
+                            criterion=criterion)
+    devices = set(rows.get("device", pd.Series(["(missing)"])))
+    if devices != {"cuda"}:
+        raise ValueError(
+            f"a GPU claim is judged by GPU rows only; rows have device {sorted(devices)}"
+        )
+    holds, evidence = decide(rows)
+    names = ", ".join(sorted(rows.device_name.astype(str).unique()))
+    return verdict(claim, holds, f"{names}: {_text('evidence', evidence)}",
+                   kind="timing", source=source, criterion=criterion)
+
+
+@dataclass(frozen=True)
+class SeedInterval:
+    """Mean of an effect over seeds and its 95 % t-interval."""
+
+    mean: float
+    low: float
+    high: float
+    seeds: int
+
+    def __str__(self) -> str:
+        return (f"{self.mean:+.3g} (95 % interval {self.low:+.3g} to {self.high:+.3g}, "
+                f"{self.seeds} seeds)")
+
+
+def seed_interval(effects: Sequence[float]) -> SeedInterval:
+    """Mean and 95 % Student-t interval of one effect measured over seeds."""
+    values = np.asarray(effects, dtype=float)
+    if values.ndim != 1 or len(values) < 3 or not np.isfinite(values).all():
+        raise ValueError(
+            f"effects must be at least 3 finite values, one per seed, got {effects!r}"
+        )
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(
+        len(values))
+    mean = float(values.mean())
+    return SeedInterval(mean, mean - half, mean + half, len(values))
+
+
+def toy_verdict(
+    claim: str,
+    effects: Sequence[float],
+    control: Sequence[float],
+    *,
+    setup: str,
+    source: str,
+    criterion: str,
+    minimum: float = 0.0,
+) -> Verdict:
+    """A claim tested by a toy experiment, over seeds, with a positive control.
+
+    `effects`: the claimed effect per seed (positive = as claimed); `control`: per
+    seed, the effect of a change known to matter, which the same experiment must see.
+    Reproduced if the control and the effect are both above `minimum` beyond the
+    noise (95 % interval); refuted if the control is and the effect is below it beyond
+    the noise; otherwise inconclusive. `setup` names the data, size and seeds.
+    """
+    effect, positive = seed_interval(effects), seed_interval(control)
+    evidence = f"{_text('setup', setup)}; effect {effect}; control {positive}"
+    status = "inconclusive"
+    if positive.low > minimum:
+        if effect.low > minimum:
+            status = "reproduced"
+        elif effect.high < minimum:
+            status = "refuted"
+    else:
+        evidence += "; the control's effect is not beyond the noise: it cannot decide"
+    return Verdict(claim, status, evidence, "training", source, criterion)

@@ -5,7 +5,12 @@ import torch
 import torchvision
 from torch import nn
 
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
 from nblib import measure
+from nblib.models import MODELS, build, image_size
 
 
 def test_conv3x3_macs_and_params():
@@ -165,3 +170,59 @@ def test_costs_on_the_meta_device_equal_costs_on_the_cpu():
     with torch.device("meta"):
         model = torchvision.models.resnet18()
     assert measure.cost_summary(model, (1, 3, 32, 32)) == on_cpu
+
+
+class _Trace(TorchDispatchMode):
+    """An independent record of what a forward dispatches: the name of every operator
+    that reads a tensor (views, aliases and factories skipped, as the counter skips
+    them), in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._overloadpacket.__name__
+        reads = any(isinstance(a, torch.Tensor) for a in tree_flatten((args, kwargs))[0])
+        if reads and not func.is_view and name not in ("alias", "lift_fresh", "_unsafe_view"):
+            self.ops.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def grad_free_ops(model: nn.Module, input_shape: tuple) -> list[str]:
+    """The forward with autograd on but nothing requiring grad: autograd then saves
+    nothing, so no copy for backward can appear, by another route than no_grad."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    x = torch.randn(input_shape, device=next(model.parameters()).device)
+    try:
+        with torch.enable_grad(), measure.mha_fast_path(False), sdpa_kernel(
+            SDPBackend.MATH
+        ), _Trace() as trace:
+            model.eval()(x)
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+    return trace.ops
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_op_costs_record_exactly_what_an_inference_forward_runs(name):
+    """No autograd artefact: with nothing to save for backward, an in-place op needs no
+    copy, so the counter's operators equal a trace in which no tensor requires grad
+    (recording with grad, as the counter once did, adds a `clone` per hardtanh_)."""
+    with torch.device("meta"):
+        model = build(name)
+    size = image_size(name)
+    recorded = [op.op for op in measure.op_costs(model, (1, 3, size, size))]
+    assert recorded == grad_free_ops(model, (1, 3, size, size))
+
+
+def test_mobilenet_v2_counts_one_operator_per_layer_op():
+    with torch.device("meta"):
+        model = build("mobilenet_v2")
+    ops = [op.op for op in measure.op_costs(model, (1, 3, 224, 224))]
+    assert ops.count("clone") == 0 and ops.count("hardtanh_") == 35
+    # 52 conv + 52 BN + 35 ReLU6 + 10 residual adds + pool, flatten-free mean, linear
+    assert len(ops) == 151

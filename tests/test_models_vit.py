@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from nblib.kernels import mha_fast_path
+from nblib.measure import mha_fast_path
 from nblib.measure import count_params
 from nblib.models import build, vit
 from reference_models import assert_equal_to_reference, assert_feature_contract

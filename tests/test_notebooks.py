@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nblib.ledger import chapter_verdicts
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -97,9 +99,82 @@ def test_chapter_anatomy(path):
     assert len(re.findall(r"^# ", markdown, flags=re.M)) == 1, "exactly one title"
     assert "{cite" in markdown, "the chapter cites its papers"
     assert "## Summary" in markdown and "## Exercises" in markdown
-    assert re.search(r"(REPRODUCED|REFUTED|NOT REPRODUCIBLE HERE): ", outputs), (
-        "no executed verdict"
+    assert re.search(r"^(REPRODUCED|REFUTED|INCONCLUSIVE|NOT TESTABLE HERE): ", outputs,
+                     flags=re.M), "no executed verdict"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_verdict_follows_the_protocol(path):
+    """Each displayed verdict reads back as a Verdict (status, source, criterion, kind,
+    evidence), no cell prints an old-style one, and a timing decided on a CPU is a claim
+    about CPUs (a GPU claim is judged by GPU rows only)."""
+    old = re.compile(r"^(REPRODUCED|REFUTED|INCONCLUSIVE|NOT [A-Z ]+):", flags=re.M)
+    shown = sum(len(old.findall(output_text(c))) for c in cells(path))
+    verdicts = chapter_verdicts(path)
+    # a verdict's text/plain and its HTML title are the two places its status appears
+    assert 0 < len(verdicts) and shown == len(verdicts), (
+        f"{shown} status lines but {len(verdicts)} protocol verdicts"
     )
+    for v in verdicts:
+        decided = v.status in ("reproduced", "refuted")
+        if v.kind == "timing" and decided and not re.search(r"NVIDIA|H100|H200|A100|GPU",
+                                                             v.evidence):
+            assert "CPU" in v.claim, f"a timing verdict without a GPU row: {v.claim}"
+
+
+# Words after which a number names a thing (Table 3, stage 4), not a quantity.
+_REFERENCE_WORDS = r"(?:Tables?|Sections?|Sec\.|Eqs?\.|Equations?|Figures?|Fig\.|[Cc]hapters?|[Ss]teps?|[Ss]tages?|[Ll]evels?|issue|Appendix|[Ee]xercises?)"
+_UNITS = {"", "x", "×", "%", "M", "G", "K", "k", "ms", "s", "B", "GB", "MB", "KB", "MACs",
+          "GMACs", "FLOPs", "GFLOPs", "px", "TFLOP"}
+
+
+def unglued_numbers(markdown: str) -> list[str]:
+    """Quantities written as digits in prose: a decimal, a percentage, a ratio (12x) or
+    a number of 10 or more, outside glue and other roles, math, code and links. Shapes
+    (3x3), names (ResNet-50, V2, 1k), years and references (Table 3) are not quantities."""
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<!--.*?-->",
+                  " ", markdown, flags=re.S)
+    text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # numbered list items
+    text = re.sub(rf"{_REFERENCE_WORDS}\s+[\d.,–-]+", " ", text)
+    found = []
+    for m in re.finditer(r"(?<![\w\-./^])(\d+(?:,\d{3})*(?:\.\d+)?)([A-Za-z%×]*)(\d*)",
+                         text):
+        number, suffix, tail = m.groups()
+        if tail or suffix not in _UNITS:
+            continue  # a shape (3x3) or a name (1k, 2d)
+        value = float(number.replace(",", ""))
+        if value.is_integer() and 1950 <= value <= 2030 and not suffix:
+            continue  # a year
+        if suffix in ("x", "×") and value == 1:
+            continue  # a baseline width (1x), never a computed ratio
+        if "." in number or suffix in ("x", "×", "%") or value >= 10:
+            found.append(m[0])
+    return found
+
+
+def closing_sections(path: Path) -> str:
+    """The markdown of the chapter's Summary and Takeaways sections."""
+    parts, inside = [], False
+    for cell in cells(path, "markdown"):
+        for line in source(cell).splitlines():
+            if line.startswith("## "):
+                inside = bool(re.match(r"## (Summary|Takeaways)", line))
+            elif inside:
+                parts.append(line)
+    return "\n".join(parts)
+
+
+def test_the_number_detector_sees_quantities_and_spares_names():
+    text = ("ResNet-50 has 13.6x fewer MACs, 22 pairs, 8.2 %, 3x3 and 1x1 convs, "
+            "Table 12, {glue:text}`n:.1f` and $k^2=9$ in 2016; V2 1x at 3.4 M params")
+    assert unglued_numbers(text) == ["13.6x", "22", "8.2", "3.4"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_numbers_in_summary_and_takeaways_are_glued(path):
+    """A number the chapter computes reaches its closing prose through myst-nb glue
+    (from a computed value or from data/papers.csv), so the prose cannot drift."""
+    assert unglued_numbers(closing_sections(path)) == []
 
 
 def test_book_config_keeps_launch_buttons_and_branch():

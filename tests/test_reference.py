@@ -1,5 +1,6 @@
 """nblib.reference: the paper table's schema, comparisons, recorded timings, verdicts."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -113,13 +114,91 @@ def test_recorded_timing_files_are_well_formed():
         assert set(table.model) <= set(MODELS) | set(NECK_MODELS), path
 
 
-def test_verdicts():
-    assert reference.verdict("a", True, "b").status == "reproduced"
-    refuted = reference.verdict("x < y", False, "3 > 2")
+WHO = {"source": "notes (ch. 3)", "criterion": "x < y exactly"}
+
+
+def test_verdict_statuses_and_the_text_a_ledger_reads_back():
+    assert reference.verdict("a", True, "b", kind="count", **WHO).status == "reproduced"
+    refuted = reference.verdict("x < y", np.bool_(False), "3 > 2", kind="count", **WHO)
     assert refuted.status == "refuted" and "x &lt; y" in refuted._repr_html_()
-    assert repr(refuted).startswith("REFUTED: x < y")
-    with pytest.raises(ValueError, match="status"):
-        reference.Verdict("a", "probably", "b")
+    assert repr(refuted).splitlines() == [
+        "REFUTED: x < y",
+        "  source: notes (ch. 3)",
+        "  criterion: x < y exactly",
+        "  kind: count",
+        "  evidence: 3 > 2",
+    ]
+    assert reference.Verdict.from_text(repr(refuted)) == refuted
+    assert f'id="{refuted.anchor}"' in refuted._repr_html_()
+    for status in reference.STATUSES:
+        v = reference.Verdict("c", status, "e", "timing", "s", "k")
+        assert reference.Verdict.from_text(repr(v)) == v
+
+
+@pytest.mark.parametrize(
+    "holds", ["False", 1, None, float("nan"), np.array([True, False])],
+    ids=["string", "int", "None", "nan", "array"],
+)
+def test_a_verdict_takes_a_computed_bool_only(holds):
+    with pytest.raises(ValueError, match="holds must be a bool"):
+        reference.verdict("a", holds, "b", kind="count", **WHO)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("status", "probably", "status"),
+        ("status", "not reproducible here", "status"),
+        ("kind", "vibes", "kind"),
+        ("source", "", "source"),
+        ("criterion", " ", "criterion"),
+        ("evidence", "two\nlines", "evidence"),
+    ],
+)
+def test_a_verdict_names_each_bad_field(field, value, message):
+    fields = {"claim": "a", "status": "refuted", "evidence": "e", "kind": "count"}
+    with pytest.raises(ValueError, match=message):
+        reference.Verdict(**(fields | WHO | {field: value}))
+
+
+def test_gpu_claims_are_judged_by_gpu_rows_only():
+    def decide(rows):
+        return bool(rows.median_ms.iloc[0] < 1), f"{rows.median_ms.iloc[0]} ms"
+
+    none = reference.gpu_verdict("fast on a GPU", pd.DataFrame(), decide,
+                                 needs="a GPU record of G1", **WHO)
+    assert none.status == "not testable here" and "a GPU record of G1" in none.evidence
+    gpu = pd.DataFrame([{"device": "cuda", "device_name": "NVIDIA H100", "median_ms": 0.5}])
+    judged = reference.gpu_verdict("fast on a GPU", gpu, decide, needs="-", **WHO)
+    assert judged.status == "reproduced" and judged.evidence.startswith("NVIDIA H100")
+    with pytest.raises(ValueError, match="GPU rows only"):
+        reference.gpu_verdict("fast", gpu.assign(device="cpu"), decide, needs="-", **WHO)
+
+
+@pytest.mark.parametrize(
+    "effects, control, status",
+    [
+        ([0.1, 0.2, 0.15], [0.3, 0.35, 0.4], "reproduced"),
+        ([-0.1, -0.2, -0.15], [0.3, 0.35, 0.4], "refuted"),
+        ([-0.1, 0.2, 0.15], [0.3, 0.35, 0.4], "inconclusive"),  # inside the noise
+        ([0.1, 0.2, 0.15], [-0.3, 0.35, 0.4], "inconclusive"),  # control not beyond it
+        ([-0.1, -0.2, -0.15], [0.0, 0.01, -0.01], "inconclusive"),  # control failed
+    ],
+)
+def test_toy_verdicts_need_a_positive_control_and_seeds(effects, control, status):
+    v = reference.toy_verdict("claim", effects, control, setup="toy", **WHO)
+    assert v.status == status and v.kind == "training" and "3 seeds" in v.evidence
+
+
+def test_a_toy_verdict_needs_three_seeds():
+    with pytest.raises(ValueError, match="at least 3"):
+        reference.toy_verdict("c", [0.1, 0.2], [0.3, 0.4], setup="toy", **WHO)
+
+
+def test_seed_interval_is_the_student_t_interval():
+    interval = reference.seed_interval([1.0, 2.0, 3.0])
+    # mean 2, sd 1, t(0.975, 2) = 4.303: half-width 4.303 / sqrt(3) = 2.484
+    assert interval.mean == 2 and round(interval.high - 2, 3) == 2.484
 
 
 def recorded_rows(tmp_path):
