@@ -189,6 +189,12 @@ def benchmark_model(
             torch.cuda.empty_cache()
 
 
+def out_file(out_dir: Path, device: torch.device) -> Path:
+    """out_dir/<device name>.csv, e.g. nvidia-h200.csv: one file per machine."""
+    name = re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-")
+    return out_dir / f"{name}.csv"
+
+
 def open_for_append(path: Path):
     """`path` opened for appending rows, created with its header first (atomically:
     a killed run never leaves a file without one); an existing file must have the
@@ -250,9 +256,7 @@ def run(
             "compile and compiled-only time torch.compile on a GPU, and there is none: "
             "on a CPU only eager fp32 is timed"
         )
-    out_path = Path(out_dir) / (
-        re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-") + ".csv"
-    )
+    out_path = out_file(Path(out_dir), device)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     failures: dict[str, str] = {}
     with open_for_append(out_path) as f:
@@ -370,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
         models = CPU_MODELS
     # `timeout` and job schedulers stop with SIGTERM: stop as on Ctrl-C, with every
     # row timed so far already in the file.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         path = run(
             models,
@@ -386,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ValueError as error:  # a bad argument or output file, before any timing
         parser.error(str(error))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"results appended to {path}")
 
 
