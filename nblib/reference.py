@@ -111,7 +111,8 @@ def recorded_timings(
     """Rows of the recorded benchmark CSVs (one per machine) for `models` on `device`
     ("cuda"/"cpu"), of our implementation by default ("torchvision"/"timm" for the
     references, None for all), each with the `file` it came from."""
-    if isinstance(models, str) or not all(isinstance(m, str) for m in models):
+    names = [] if isinstance(models, str) else list(models)
+    if not names or not all(isinstance(m, str) for m in names):
         raise ValueError(f"models must be a list of model names, got {models!r}")
     if device not in ("cuda", "cpu"):
         raise ValueError(f"device must be 'cuda' or 'cpu', got {device!r}")
@@ -122,7 +123,7 @@ def recorded_timings(
         [load_timings(f).assign(file=f"data/timings/{f.name}") for f in files],
         ignore_index=True,
     )
-    keep = table.model.isin(list(models)) & (table.device == device)
+    keep = table.model.isin(names) & (table.device == device)
     if implementation is not None:
         keep &= table.implementation == implementation
     return table[keep].reset_index(drop=True)
