@@ -40,7 +40,8 @@ def test_timings_keep_extra_columns_and_empty_optional_values(tmp_path):
     path = tmp_path / "h100.csv"
     header = ",".join([*datafiles.TIMING_COLUMNS, "experiment", "statistic"])
     row = timing_row(cv="", peak_tflops="", driver_version="") | {
-        "experiment": "import", "statistic": "median"
+        "experiment": "import",
+        "statistic": "median",
     }
     path.write_text(header + "\n" + ",".join(map(str, row.values())) + "\n")
     (loaded,) = datafiles.load_timings(path).to_dict("records")
