@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from nblib import experiments
 from nblib.blocks.checks import check_finite_positive, check_positive
 from nblib.datafiles import DATA_DIR, TIMING_COLUMNS, device_spec
 from nblib.measure import cost_summary
@@ -198,22 +199,22 @@ def out_file(out_dir: Path, device: torch.device) -> Path:
     return out_dir / f"{name}.csv"
 
 
-def open_for_append(path: Path):
+def open_for_append(path: Path, columns: list[str] = COLUMNS):
     """`path` opened for appending rows, created with its header first (atomically:
     a killed run never leaves a file without one); an existing file must have the
-    bench's header and end with a newline, or nothing is written to it."""
+    same header and end with a newline, or nothing is written to it."""
     if not path.exists() or path.stat().st_size == 0:
         with tempfile.NamedTemporaryFile(
             "w", newline="", dir=path.parent, suffix=".tmp", delete=False
         ) as tmp:
-            csv.writer(tmp).writerow(COLUMNS)
+            csv.writer(tmp).writerow(columns)
         os.replace(tmp.name, path)
     else:
         with path.open(newline="") as f:
             header = next(csv.reader(f), [])
-        if header != COLUMNS:
+        if header != columns:
             raise ValueError(
-                f"{path} has the columns {header}, not the benchmark's {COLUMNS}: "
+                f"{path} has the columns {header}, not the benchmark's {columns}: "
                 "write to another --out folder"
             )
         with path.open("rb") as f:
@@ -292,6 +293,86 @@ def run(
     return out_path
 
 
+EXPERIMENT_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
+
+
+def benchmark_experiment(
+    name: str,
+    device: torch.device,
+    min_run_time: float,
+    repeats: int,
+    batch: int | None = None,
+    hw: int | None = None,
+) -> Iterator[dict]:
+    """The rows of one named experiment (nblib.experiments), each as soon as it is
+    timed: the variants of each group in turn, repeat by repeat, in fp32 and (on a
+    GPU) bf16 channels-last. MACs and memory access are per image."""
+    groups: dict[str, list] = {}
+    for v in experiments.variants(name, batch, hw):
+        groups.setdefault(v.experiment, []).append(v)
+    configs = [{"dtype": "fp32", "channels_last": False}]
+    if device.type == "cuda":
+        configs.append({"dtype": "bf16", "channels_last": True})
+    for group, variants in groups.items():
+        with torch.device(device):
+            built = [(v, v.build()) for v in variants]
+        costs = {v.variant: architecture_costs(m, (1, *v.input_shape[1:]))
+                 for v, m in built}
+        for config in configs:
+            records: dict[str, list[TimingRecord]] = {v.variant: [] for v in variants}
+            for _ in range(repeats):
+                for v, module in built:
+                    records[v.variant].append(time_model(
+                        module, v.input_shape, name=name, min_run_time=min_run_time,
+                        dtype=config["dtype"], channels_last=config["channels_last"]))
+            for variant, timed in records.items():
+                record, cv = summarise(timed)
+                tflops = 2 * costs[variant]["macs"] * record.images_per_s / 1e12
+                peak = peak_tflops(record.device_name, config["dtype"])
+                yield (record.as_dict() | {"implementation": "nblib"} | costs[variant]
+                       | {"cv": round(cv, 4), "tflops": round(tflops, 3),
+                          "peak_tflops": peak,
+                          "peak_fraction": peak and round(tflops / peak, 4),
+                          "experiment": group, "variant": variant, "statistic": "",
+                          "source": f"python -m nblib.bench --experiments {name}"})
+        del built
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def run_experiments(
+    names: list[str],
+    min_run_time: float,
+    out_dir: Path,
+    *,
+    repeats: int = 3,
+    batch: int | None = None,
+    hw: int | None = None,
+) -> Path:
+    """Time the named experiments and append their rows to
+    out_dir/<device>-experiments.csv (the bench's columns plus experiment and variant);
+    `batch` and `hw` shrink every variant (the tests run them tiny on a CPU)."""
+    if isinstance(names, str) or not names:
+        raise ValueError(f"names must be a non-empty list of experiments, got {names!r}")
+    unknown = [n for n in names if n not in experiments.EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"experiments {unknown} are unknown; known: "
+                         f"{', '.join(sorted(experiments.EXPERIMENTS))}")
+    check_positive(repeats=repeats)
+    check_finite_positive(min_run_time=min_run_time)
+    device = best_device()
+    path = out_file(Path(out_dir), device)
+    path = path.with_name(f"{path.stem}-experiments.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open_for_append(path, EXPERIMENT_COLUMNS) as f:
+        writer = csv.DictWriter(f, fieldnames=EXPERIMENT_COLUMNS)
+        for name in names:
+            for row in benchmark_experiment(name, device, min_run_time, repeats, batch, hw):
+                writer.writerow(row)
+                f.flush()
+    return path
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -310,6 +391,16 @@ def _positive_seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return value
+
+
+def _experiment_list(text: str) -> list[str]:
+    names = list(experiments.EXPERIMENTS) if text == "all" else text.split(",")
+    unknown = [n for n in names if n not in experiments.EXPERIMENTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown experiments {unknown}; known: {', '.join(experiments.EXPERIMENTS)}"
+        )
+    return names
 
 
 def _model_list(text: str) -> list[str]:
@@ -367,8 +458,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-references", action="store_true", help="time our models only"
     )
+    parser.add_argument(
+        "--experiments",
+        type=_experiment_list,
+        default=None,
+        help="comma-separated experiments of nblib.experiments, or 'all': time them "
+        "instead of models, into <device>-experiments.csv",
+    )
     parser.add_argument("--out", type=Path, default=DATA_DIR / "timings")
     args = parser.parse_args(argv)
+    if args.experiments is not None:
+        if args.models is not None:
+            parser.error("--experiments and --models are separate runs: give one")
+        path = run_experiments(args.experiments, args.min_run_time, args.out,
+                               repeats=args.repeats)
+        print(f"results appended to {path}")
+        return
     if args.models is not None:
         models = args.models
     elif best_device().type == "cuda":

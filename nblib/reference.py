@@ -187,7 +187,7 @@ def recorded_experiment(
     if not isinstance(experiment, str) or not experiment:
         raise ValueError(f"experiment must be a non-empty name, got {experiment!r}")
     files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
-    tables = [pd.read_csv(f).assign(file=f"data/timings/{f.name}") for f in files]
+    tables = [load_timings(f).assign(file=f"data/timings/{f.name}") for f in files]
     tables = [t for t in tables if "experiment" in t]
     if not tables:
         return pd.DataFrame()

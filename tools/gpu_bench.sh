@@ -12,8 +12,11 @@
 # Argument 1: seconds to spend (the rest of the device time is start-up and transfers);
 # further arguments go to every `python -m nblib.bench` call. Rows are written one by
 # one as they are timed, so a run cut by the budget (timeout's SIGTERM) still returns
-# every row timed before it, below the header the bench writes first. Three stages,
+# every row timed before it, below the header the bench writes first. Four stages,
 # most important first, each printing its wall time:
+#   0. the chapters' micro-experiments (nblib.experiments: ShuffleNet guidelines, kernel
+#      sizes, depthwise vs dense, fragmentation, BiFPN fusion, SPP vs SPPF), at most
+#      150 s, into <device>-experiments.csv;
 #   1. the backbone + neck pairs (issue 5), eager;
 #   2. the whole registry with the torchvision/timm references, eager (issue 6: parity,
 #      CV, the synthesis chapter); this is "the zoo" whose run time the issue asks for;
@@ -42,6 +45,8 @@ stage() {  # stage NAME SECONDS ARGS...: one bench call within SECONDS, timed
   echo "$name: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/stages.txt"
 }
 
+cap() { local l; l="$(left)"; echo "$(( l < $1 ? l : $1 ))"; }  # at most $1 s
+stage experiments "$(cap 150)" --experiments all "$@"
 stage necks "$(left)" --models \
   resnet50_fpn,resnet50_panet,resnet50_bifpn,resnet50_mlfpn,darknet53_asff "$@"
 backbones="$(python3 -c 'from nblib.models import MODELS; print(",".join(MODELS))')"
