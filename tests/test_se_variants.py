@@ -11,6 +11,10 @@ from nblib.blocks import SqueezeExcitation
 from nblib.models import build, resnet
 
 
+def count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def se_params(channels: int, r: int = 16) -> int:
     """Two 1x1 convolutions with bias, C -> C/r -> C."""
     reduced = max(8, int(channels / r + 4) // 8 * 8)
@@ -25,9 +29,9 @@ def test_each_placement_has_the_se_of_its_tensor(placement, channels):
     shortcut = resnet.make_projection(64, 256, 1, "conv", norm=True)
     block = resnet.Bottleneck(64, 64, 1, shortcut, se_reduction=16,
                               se_placement=placement)
-    plain = resnet.Bottleneck(64, 64, 1, resnet.make_projection(64, 256, 1, "conv", True))
+    plain = resnet.Bottleneck(
+        64, 64, 1, resnet.make_projection(64, 256, 1, "conv", norm=True))
     assert block.se.fc1.in_channels == channels
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(block) - count(plain) == se_params(channels)
     assert block(torch.randn(2, 64, 8, 8)).shape == (2, 256, 8, 8)
 
@@ -64,13 +68,12 @@ def test_default_placement_still_loads_timm_seresnet50_by_key():
 
 
 def test_se_resnet50_parameters_per_placement():
-    counts = {p: sum(q.numel() for q in resnet.resnet50(se_reduction=16,
-                                                        se_placement=p).parameters())
+    counts = {p: count(resnet.resnet50(se_reduction=16, se_placement=p))
               for p in resnet.SE_PLACEMENTS}
     assert counts["branch"] == counts["post"] == counts["identity"] == 28_088_024
     assert counts["3x3"] < counts["pre"] < counts["branch"]
-    assert sum(isinstance(m, SqueezeExcitation)
-               for m in resnet.resnet50(se_reduction=16, se_placement="3x3").modules()) == 16
+    inside = resnet.resnet50(se_reduction=16, se_placement="3x3")
+    assert sum(isinstance(m, SqueezeExcitation) for m in inside.modules()) == 16
 
 
 def test_unknown_or_unsupported_placement_is_refused():
