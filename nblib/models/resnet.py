@@ -26,6 +26,10 @@ RESNET_DEPTHS: dict[int, tuple[int, int, int, int]] = {
 }
 STEMS = ("7x7", "deep")
 DOWNSAMPLES = ("conv", "avg")
+# Where a bottleneck's SE block sits (SENet, Sec. 6.5, Fig. 5 and Table 15): on the
+# branch before the addition (the standard design), before the whole unit, after the
+# addition (and its ReLU), on the shortcut, or inside the branch after the 3x3.
+SE_PLACEMENTS = ("branch", "pre", "post", "identity", "3x3")
 
 
 def make_stem(stem: str) -> nn.Module:
@@ -76,6 +80,14 @@ def _squeeze_excitation(channels: int, se_reduction: int | None) -> nn.Module | 
     return None if se_reduction is None else SqueezeExcitation(channels, se_reduction)
 
 
+def _branch_se_only(block: str, se_placement: str) -> None:
+    if se_placement != "branch":
+        raise ValueError(
+            f"{block} supports only se_placement='branch', got {se_placement!r}; the "
+            f"other placements of SE are options of Bottleneck"
+        )
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convs; the ReLU comes after the addition (the original, "post-activation"
     order).
@@ -97,12 +109,14 @@ class BasicBlock(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
+        se_placement: str = "branch",
     ) -> None:
         super().__init__()
         # stride_in_1x1 only matters in bottlenecks; accepted so all blocks share one
         # signature
         del stride_in_1x1
         _plain_width("BasicBlock", groups, width_per_group)
+        _branch_se_only("BasicBlock", se_placement)
         self.conv1 = conv3x3(in_channels, width, stride)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
@@ -127,7 +141,8 @@ class Bottleneck(nn.Module):
     ("ResNet v1.5", ResNet-B in Bag of Tricks); `stride_in_1x1=True` gives the paper's
     original placement. ResNeXt: the 3x3 is a grouped conv of `groups` (the cardinality
     C) paths of `width_per_group` (d) channels each. SE rescales the branch before the
-    addition."""
+    addition; `se_placement` moves it (SENet's integration variants, `SE_PLACEMENTS`),
+    always under the name `se` so that weights load by key."""
 
     expansion = 4
 
@@ -142,8 +157,13 @@ class Bottleneck(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
+        se_placement: str = "branch",
     ) -> None:
         super().__init__()
+        if se_placement not in SE_PLACEMENTS:
+            raise ValueError(
+                f"se_placement must be one of {SE_PLACEMENTS}, got {se_placement!r}"
+            )
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
         # torchvision's formula: d channels per path at width 64, scaled with the stage
         inner = int(width * (width_per_group / 64.0)) * groups
@@ -153,20 +173,28 @@ class Bottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(inner)
         self.conv3 = conv1x1(inner, width * self.expansion)
         self.bn3 = nn.BatchNorm2d(width * self.expansion)
-        self.se = _squeeze_excitation(width * self.expansion, se_reduction)
+        # SE sees the channels of the tensor it rescales
+        se_channels = {"pre": in_channels, "3x3": inner}.get(
+            se_placement, width * self.expansion
+        )
+        self.se = _squeeze_excitation(se_channels, se_reduction)
+        self.se_placement = se_placement
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.residual = residual
 
+    def _se(self, x: torch.Tensor, here: str) -> torch.Tensor:
+        return x if self.se is None or self.se_placement != here else self.se(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._se(x, "pre")  # SE-PRE: the unit's input, both paths
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.se is not None:
-            out = self.se(out)
+        out = self._se(self.relu(self.bn2(self.conv2(out))), "3x3")
+        out = self._se(self.bn3(self.conv3(out)), "branch")  # the standard SE
         if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
+            shortcut = x if self.downsample is None else self.downsample(x)
+            out = out + self._se(shortcut, "identity")
+        return self._se(self.relu(out), "post")  # SE-POST: rescales the trunk
 
 
 class PreActBasicBlock(nn.Module):
@@ -186,10 +214,12 @@ class PreActBasicBlock(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
+        se_placement: str = "branch",
     ) -> None:
         super().__init__()
         del stride_in_1x1
         _plain_width("PreActBasicBlock", groups, width_per_group)
+        _branch_se_only("PreActBasicBlock", se_placement)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv1 = conv3x3(in_channels, width, stride)
@@ -226,8 +256,10 @@ class PreActBottleneck(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
+        se_placement: str = "branch",
     ) -> None:
         super().__init__()
+        _branch_se_only("PreActBottleneck", se_placement)
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
         inner = int(width * (width_per_group / 64.0)) * groups
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -266,7 +298,8 @@ class ResNet(nn.Module):
 
     Variants are arguments: `stem="deep"` (ResNet-C), `downsample="avg"` (ResNet-D),
     `stride_in_1x1=True` (the paper's ResNet-50, "ResNet-A"), `se_reduction=r`
-    (SE-ResNet), `groups=C, width_per_group=d` (ResNeXt Cxd).
+    (SE-ResNet; `se_placement` for SENet's integration variants), `groups=C,
+    width_per_group=d` (ResNeXt Cxd).
     """
 
     def __init__(
@@ -282,6 +315,7 @@ class ResNet(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
+        se_placement: str = "branch",
     ) -> None:
         super().__init__()
         if stem not in STEMS:
@@ -304,6 +338,7 @@ class ResNet(nn.Module):
             groups=groups,
             width_per_group=width_per_group,
             se_reduction=se_reduction,
+            se_placement=se_placement,
         )
         for i, (width, depth) in enumerate(zip((64, 128, 256, 512), layers)):
             stride = 1 if i == 0 else 2
