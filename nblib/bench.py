@@ -44,6 +44,9 @@ COLUMNS = [f.name for f in fields(TimingRecord)] + [
     "peak_tflops",
     "peak_fraction",
 ]
+# Columns a recorded file may add: a named experiment's rows (experiment, variant), and
+# for rows imported from another script, what median_ms holds and where it came from.
+OPTIONAL_COLUMNS = ["experiment", "variant", "statistic", "source"]
 CPU_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2_x1_0"]
 # The compiled stage of tools/gpu_bench.sh: one model per thesis of the synthesis
 # chapter (each compile takes tens of seconds, so not the whole zoo in one device call).

@@ -72,10 +72,14 @@ def recorded_timings(
     device: str = "cuda",
     directory: Path | None = None,
     implementation: str | None = "nblib",
+    stand_in: bool = True,
 ) -> pd.DataFrame:
     """Rows of the recorded benchmark CSVs (one per machine) for `models` on `device`
-    ("cuda"/"cpu"), of our implementation by default ("torchvision"/"timm" for the
-    references, None for all), each with the `file` it came from."""
+    ("cuda"/"cpu"), each with the `file` it came from.
+
+    Our implementation's rows by default ("torchvision"/"timm" for the references, None
+    for all); with `stand_in`, a model we never recorded keeps its reference's rows,
+    which stand for ours because both launch the same kernels (nblib.kernels)."""
     files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
     if not files:
         return pd.DataFrame()
@@ -83,10 +87,13 @@ def recorded_timings(
         [pd.read_csv(f).assign(file=f"data/timings/{f.name}") for f in files],
         ignore_index=True,
     )
-    keep = table.model.isin(models) & (table.device == device)
+    table = table[table.model.isin(models) & (table.device == device)]
     if implementation is not None and "implementation" in table:
-        keep &= table.implementation == implementation
-    return table[keep].reset_index(drop=True)
+        chosen = table.implementation == implementation
+        if stand_in:
+            chosen |= ~table.model.isin(table.model[chosen])
+        table = table[chosen]
+    return table.reset_index(drop=True)
 
 
 NO_RECORD = (
@@ -98,7 +105,8 @@ FORMATS = {"contiguous": "NCHW", "channels_last": "NHWC"}
 
 def recorded_source(recorded: pd.DataFrame) -> str:
     """Where recorded timings come from, one line per device: GPU, driver, torch and
-    CUDA versions, dates and file; NO_RECORD when there are none."""
+    CUDA versions, dates, the script and what its figure is, and the file;
+    NO_RECORD when there are none."""
     if recorded.empty:
         return NO_RECORD
     lines = []
@@ -115,11 +123,35 @@ def recorded_source(recorded: pd.DataFrame) -> str:
         )
         dates = sorted(rows.date.astype(str).unique())
         when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+        script = first.get("source")
+        how = "`python -m nblib.bench`" if pd.isna(script) else f"`{script.split(' (')[0]}`"
+        statistic = first.get("statistic")
+        what = "median of repeated runs" if pd.isna(statistic) else str(statistic)
         lines.append(
-            f"Recorded by `python -m nblib.bench` on {device} ({versions}) on {when}, "
-            f"median of repeated runs; {', '.join(sorted(rows.file.unique()))}"
+            f"Recorded by {how} on {device} ({versions}) on {when}, {what}; "
+            f"{', '.join(sorted(rows.file.unique()))}"
         )
     return "\n".join(lines)
+
+
+def recorded_experiment(
+    experiment: str, device: str = "cuda", directory: Path | None = None
+) -> pd.DataFrame:
+    """Rows of a named experiment (e.g. "G1" for ShuffleNet V2's first guideline at
+    every width): those whose `experiment` column starts with `experiment`."""
+    if not isinstance(experiment, str) or not experiment:
+        raise ValueError(f"experiment must be a non-empty name, got {experiment!r}")
+    files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
+    tables = [pd.read_csv(f).assign(file=f"data/timings/{f.name}") for f in files]
+    tables = [t for t in tables if "experiment" in t]
+    if not tables:
+        return pd.DataFrame()
+    table = pd.concat(tables, ignore_index=True)
+    keep = table.experiment.fillna("").str.startswith(experiment) & (
+        table.device == device
+    )
+    rows = table[keep].reset_index(drop=True)
+    return rows.assign(batches_per_s=1000 / rows.median_ms)
 
 
 def timing_table(recorded: pd.DataFrame) -> pd.DataFrame:
@@ -128,6 +160,10 @@ def timing_table(recorded: pd.DataFrame) -> pd.DataFrame:
     per dtype, memory format and eager/compiled."""
     if recorded.empty:
         return pd.DataFrame()
+    if "implementation" in recorded and (recorded.implementation != "nblib").any():
+        recorded = recorded.assign(
+            model=recorded.model + " (" + recorded.implementation + ")"
+        )
     table = recorded.assign(
         setting=recorded.dtype
         + " "
