@@ -3,6 +3,7 @@ chapter its set-up (`from nblib.book import setup, on_meta, live_timings`)."""
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -60,3 +61,14 @@ def live_timings(
         rows.append({"model": name, "GMACs": gmacs, "median ms": ms,
                      "GMACs per s": 1e3 * gmacs / ms})
     return line, pd.DataFrame(rows).round(2)
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """myst-nb's glue for a number the prose quotes (`{glue:text}`name:.1f``), with
+    NumPy scalars turned into Python numbers first: myst-nb formats a glued value from
+    its text, and NumPy 2 writes `np.float64(3.86)`, which it cannot read."""
+    from myst_nb import glue as myst_glue
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    myst_glue(name, value, display=display)

@@ -1,5 +1,6 @@
 """nblib.book: the set-up every chapter shares."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -44,3 +45,15 @@ def test_live_timings_shrink_on_a_cpu_and_count_macs():
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_glue_stores_numpy_scalars_as_plain_numbers(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    published = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: published.append(data)
+    book.glue("share", np.float64(3.86))
+    book.glue("count", np.int64(12))
+    texts = [d["application/papermill.record/text/plain"] for d in published]
+    assert texts == ["3.86", "12"]

@@ -1,6 +1,7 @@
 """Static checks of the chapters, so that strict nbval stays meaningful and Colab links
 work."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -182,3 +183,14 @@ def test_book_config_keeps_launch_buttons_and_branch():
     assert CONFIG["sphinx"]["recursive_update"] is True
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert CONFIG["execute"]["raise_on_error"] is True
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_glued_values_are_plain_literals(path):
+    """myst-nb formats `{glue:text}` from the stored text, which must read back as a
+    Python literal (NumPy 2 writes np.float64(3.86): use nblib.book.glue)."""
+    for cell in cells(path):
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("application/papermill.record/text/plain")
+            if text is not None:
+                ast.literal_eval("".join(text))
