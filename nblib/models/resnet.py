@@ -30,6 +30,9 @@ DOWNSAMPLES = ("conv", "avg")
 # branch before the addition (the standard design), before the whole unit, after the
 # addition (and its ReLU), on the shortcut, or inside the branch after the 3x3.
 SE_PLACEMENTS = ("branch", "pre", "post", "identity", "3x3")
+# The paper's shortcut options (Sec. 3.3, Table 3): A zero-pads an identity where the
+# shape changes, B projects only there, C projects in every block.
+SHORTCUTS = ("A", "B", "C")
 
 
 def make_stem(stem: str) -> nn.Module:
@@ -66,6 +69,24 @@ def make_projection(
     if norm:
         layers.append(nn.BatchNorm2d(out_channels))
     return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A of the paper: the identity, subsampled with the block's stride, with
+    zero channels appended up to the block's output width. It has no parameters."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        if out_channels < in_channels:
+            raise ValueError(
+                f"zero-padding can only widen: out_channels {out_channels} < "
+                f"in_channels {in_channels}"
+            )
+        self.stride, self.extra = stride, out_channels - in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]  # (B, C_in, H/s, W/s)
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))  # (B, C_out, ...)
 
 
 def _plain_width(block: str, groups: int, width_per_group: int) -> None:
@@ -299,7 +320,9 @@ class ResNet(nn.Module):
     Variants are arguments: `stem="deep"` (ResNet-C), `downsample="avg"` (ResNet-D),
     `stride_in_1x1=True` (the paper's ResNet-50, "ResNet-A"), `se_reduction=r`
     (SE-ResNet; `se_placement` for SENet's integration variants), `groups=C,
-    width_per_group=d` (ResNeXt Cxd).
+    width_per_group=d` (ResNeXt Cxd), `shortcut="A"` or `"C"` (the paper's
+    zero-padding or all-projection shortcuts; "B", projections only where the shape
+    changes, is torchvision's and the default).
     """
 
     def __init__(
@@ -316,8 +339,15 @@ class ResNet(nn.Module):
         width_per_group: int = 64,
         se_reduction: int | None = None,
         se_placement: str = "branch",
+        shortcut: str = "B",
     ) -> None:
         super().__init__()
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
+        if shortcut == "A" and downsample != "conv":
+            raise ValueError(
+                f"downsample={downsample!r} shapes a projection; shortcut 'A' has none"
+            )
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
         if downsample not in DOWNSAMPLES:
@@ -344,7 +374,7 @@ class ResNet(nn.Module):
             stride = 1 if i == 0 else 2
             out_channels = width * block.expansion
             stage = self._make_stage(
-                make_block, width, out_channels, depth, stride, downsample
+                make_block, width, out_channels, depth, stride, downsample, shortcut
             )
             setattr(self, f"layer{i + 1}", stage)
             self.feature_info.append({"channels": out_channels, "stride": 4 * 2**i})
@@ -367,15 +397,26 @@ class ResNet(nn.Module):
         depth: int,
         stride: int,
         downsample: str,
+        shortcut: str = "B",
     ) -> nn.Sequential:
-        shortcut = None
-        if stride != 1 or self.in_channels != out_channels:
-            shortcut = make_projection(
-                self.in_channels, out_channels, stride, downsample, not self.preact
+        def make_shortcut(in_channels: int, stride: int) -> nn.Module | None:
+            if stride == 1 and in_channels == out_channels and shortcut != "C":
+                return None  # the identity
+            if shortcut == "A":
+                return ZeroPadShortcut(in_channels, out_channels, stride)
+            return make_projection(
+                in_channels, out_channels, stride, downsample, not self.preact
             )
-        blocks = [make_block(self.in_channels, width, stride, shortcut)]
+
+        blocks = [
+            make_block(self.in_channels, width, stride,
+                       make_shortcut(self.in_channels, stride))
+        ]
         self.in_channels = out_channels
-        blocks += [make_block(out_channels, width) for _ in range(depth - 1)]
+        blocks += [
+            make_block(out_channels, width, 1, make_shortcut(out_channels, 1))
+            for _ in range(depth - 1)
+        ]
         return nn.Sequential(*blocks)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
