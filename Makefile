@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BUILD  := _build
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
-# The claims ledger reads the chapters' stored verdicts: executed (and checked) after them.
-NOTEBOOKS := $(CHAPTERS) ledger.ipynb
+# The claims ledger reads the chapters' stored verdicts: executed (and checked) after them;
+# the build report says where and with what the book was executed.
+NOTEBOOKS := $(CHAPTERS) ledger.ipynb build_report.ipynb
 # Tests run two workers on two cores: one thread each avoids oversubscription, and
 # `execute` uses the same setting so the stored outputs come from the same arithmetic.
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1

@@ -123,9 +123,11 @@ def _torchinfo(model: nn.Module, input_shape: Sequence[int], depth: int):
             col_width=18,
             row_settings=("var_names",),
         )
-    except RuntimeError as err:  # torchinfo wraps the model's own error
+    except RuntimeError as err:  # torchinfo wraps the model's own error: show that
+        cause = err.__cause__ or err
         raise ValueError(
-            f"input_shape {tuple(input_shape)} does not fit {type(model).__name__}: {err}"
+            f"input_shape {tuple(input_shape)} does not fit {type(model).__name__}: "
+            f"{cause}"
         ) from err
 
 
@@ -143,9 +145,12 @@ def layer_table(
     max_rows: int | None = 30,
 ) -> str:
     """torchinfo's layer table (output shape, params, mult-adds), cut to `max_rows`
-    layer rows."""
-    if depth < 0:
-        raise ValueError(f"depth must be >= 0, got {depth}")
+    layer rows (the first and the last ones; None: all)."""
+    for arg, value in (("depth", depth), ("max_rows", max_rows)):
+        if value is None and arg == "max_rows":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{arg} must be an int >= 0, got {value!r}")
     stats = _torchinfo(model, input_shape, depth)
     lines = str(stats).splitlines()
     rule = [i for i, line in enumerate(lines) if line.startswith("=")]
@@ -155,8 +160,9 @@ def layer_table(
         lines[rule[2] :],
     )
     if max_rows is not None and len(rows) > max_rows:
-        keep = max_rows // 2
-        rows = rows[:keep] + [f"... {len(rows) - 2 * keep} rows cut ..."] + rows[-keep:]
+        first, last = max_rows // 2, max_rows - max_rows // 2
+        cut = f"... {len(rows) - max_rows} rows cut ..."
+        rows = rows[:first] + [cut] + rows[len(rows) - last :]
     return "\n".join(head + rows + tail)
 
 

@@ -63,6 +63,13 @@ def theoretical_receptive_field(
     skip = (skip,) if isinstance(skip, str) else tuple(skip)
     if axis not in (0, 1):
         raise ValueError(f"axis must be 0 (height) or 1 (width), got {axis!r}")
+    parts = {part for name, _ in model.named_modules() for part in name.split(".")}
+    unknown = [n for n in skip if not isinstance(n, str) or n not in parts]
+    if unknown:
+        raise ValueError(
+            f"skip names {unknown}, which name no module of {type(model).__name__} "
+            "(skip takes a module name such as 'downsample')"
+        )
     size, jump, start, steps = 1, 1, 0.0, []
     for name, layer in model.named_modules():
         if not isinstance(layer, _SPATIAL) or set(name.split(".")) & set(skip):

@@ -2,36 +2,75 @@
 ones."""
 
 import hashlib
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-# nblib/data is a link to the repository's data/ (and a copy of it in a wheel).
-DATA_DIR = Path(__file__).resolve().parent / "data"
-UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
+from nblib.datafiles import COUNT_UNITS, DATA_DIR, load_papers, load_timings
+
+UNITS = COUNT_UNITS  # the units a count (params, MACs) is compared in
 
 
 def paper_values(path: Path | None = None) -> pd.DataFrame:
     """All paper-reported numbers: model, metric, value, unit, source (paper and
-    table/section)."""
-    return pd.read_csv(path or DATA_DIR / "papers.csv")
+    table/section), checked by nblib.datafiles.load_papers."""
+    return load_papers(path)
+
+
+def _count(item: dict, key: str) -> float:
+    value = item[key]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{key} must be a finite number (a raw count), got {value!r}")
+    return value
+
+
+def _paper_value(papers: pd.DataFrame, model: str, metric: str, unit: str):
+    """The paper's value of model + metric converted to `unit`, and its source; (None,
+    "") when the paper gives none."""
+    match = papers[(papers.model == model) & (papers.metric == metric)]
+    if len(match) > 1:
+        raise ValueError(
+            f"papers holds {len(match)} rows for {model} {metric}, not one"
+        )
+    if match.empty:
+        return None, ""
+    row = match.iloc[0]
+    paper_unit = "" if pd.isna(row.unit) else row.unit
+    if paper_unit not in UNITS:
+        raise ValueError(
+            f"the paper's {model} {metric} is in {paper_unit!r}, not a count unit "
+            f"({sorted(UNITS)}): it cannot be compared with a count"
+        )
+    value = float(row.value)
+    if paper_unit != unit:  # e.g. a paper's 0.3 G shown as 300 M
+        value = float(f"{value * UNITS[paper_unit] / UNITS[unit]:.12g}")
+    return value, row.source
 
 
 def compare(measured: list[dict], papers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Side by side: our measurement, the reference implementation's, the paper's, and
-    the gaps.
+    """Side by side: our measurement, the reference implementation's, the paper's (in
+    the measured unit, whatever unit the paper used), and the gaps.
 
     Each item of `measured` holds model, metric ("params" or "macs"), unit ("M" or "G"),
     ours and reference (raw counts; reference may be None when no implementation
     exists).
     """
     papers = paper_values() if papers is None else papers
+    missing_columns = {"model", "metric", "value", "unit", "source"} - set(papers)
+    if missing_columns:
+        raise ValueError(f"papers lacks the columns {sorted(missing_columns)}")
     rows = []
     for item in measured:
         missing = {"model", "metric", "unit", "ours"} - item.keys()
@@ -42,12 +81,13 @@ def compare(measured: list[dict], papers: pd.DataFrame | None = None) -> pd.Data
                 f"unit must be one of {sorted(UNITS)}, got {item['unit']!r}"
             )
         scale = UNITS[item["unit"]]
-        match = papers[
-            (papers.model == item["model"]) & (papers.metric == item["metric"])
-        ]
-        paper = float(match.value.iloc[0]) if len(match) else None
-        ours = item["ours"] / scale
+        ours = _count(item, "ours") / scale
         reference = item.get("reference")
+        if reference is not None:
+            _count(item, "reference")
+        paper, source = _paper_value(
+            papers, item["model"], item["metric"], item["unit"]
+        )
         rows.append(
             {
                 "model": item["model"],
@@ -61,7 +101,7 @@ def compare(measured: list[dict], papers: pd.DataFrame | None = None) -> pd.Data
                 "ours vs paper": None
                 if paper is None
                 else f"{100 * (ours - paper) / paper:+.1f}%",
-                "source": match.source.iloc[0] if len(match) else "",
+                "source": source,
             }
         )
     return pd.DataFrame(rows)
@@ -72,21 +112,33 @@ def recorded_timings(
     device: str = "cuda",
     directory: Path | None = None,
     implementation: str | None = "nblib",
+    stand_in: bool = True,
 ) -> pd.DataFrame:
     """Rows of the recorded benchmark CSVs (one per machine) for `models` on `device`
-    ("cuda"/"cpu"), of our implementation by default ("torchvision"/"timm" for the
-    references, None for all), each with the `file` it came from."""
+    ("cuda"/"cpu"), each with the `file` it came from.
+
+    Our implementation's rows by default ("torchvision"/"timm" for the references, None
+    for all); with `stand_in`, a model we never recorded keeps its reference's rows,
+    which stand for ours because both launch the same kernels (nblib.kernels)."""
+    names = [] if isinstance(models, str) else list(models)
+    if not names or not all(isinstance(m, str) for m in names):
+        raise ValueError(f"models must be a list of model names, got {models!r}")
+    if device not in ("cuda", "cpu"):
+        raise ValueError(f"device must be 'cuda' or 'cpu', got {device!r}")
     files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
     if not files:
         return pd.DataFrame()
     table = pd.concat(
-        [pd.read_csv(f).assign(file=f"data/timings/{f.name}") for f in files],
+        [load_timings(f).assign(file=f"data/timings/{f.name}") for f in files],
         ignore_index=True,
     )
-    keep = table.model.isin(models) & (table.device == device)
-    if implementation is not None and "implementation" in table:
-        keep &= table.implementation == implementation
-    return table[keep].reset_index(drop=True)
+    table = table[table.model.isin(names) & (table.device == device)]
+    if implementation is not None:
+        chosen = table.implementation == implementation
+        if stand_in:
+            chosen |= ~table.model.isin(table.model[chosen])
+        table = table[chosen]
+    return table.reset_index(drop=True)
 
 
 NO_RECORD = (
@@ -98,7 +150,8 @@ FORMATS = {"contiguous": "NCHW", "channels_last": "NHWC"}
 
 def recorded_source(recorded: pd.DataFrame) -> str:
     """Where recorded timings come from, one line per device: GPU, driver, torch and
-    CUDA versions, dates and file; NO_RECORD when there are none."""
+    CUDA versions, dates, the script and what its figure is, and the file;
+    NO_RECORD when there are none."""
     if recorded.empty:
         return NO_RECORD
     lines = []
@@ -115,11 +168,35 @@ def recorded_source(recorded: pd.DataFrame) -> str:
         )
         dates = sorted(rows.date.astype(str).unique())
         when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+        script = first.get("source")
+        how = "`python -m nblib.bench`" if pd.isna(script) else f"`{script.split(' (')[0]}`"
+        statistic = first.get("statistic")
+        what = "median of repeated runs" if pd.isna(statistic) else str(statistic)
         lines.append(
-            f"Recorded by `python -m nblib.bench` on {device} ({versions}) on {when}, "
-            f"median of repeated runs; {', '.join(sorted(rows.file.unique()))}"
+            f"Recorded by {how} on {device} ({versions}) on {when}, {what}; "
+            f"{', '.join(sorted(rows.file.unique()))}"
         )
     return "\n".join(lines)
+
+
+def recorded_experiment(
+    experiment: str, device: str = "cuda", directory: Path | None = None
+) -> pd.DataFrame:
+    """Rows of a named experiment (e.g. "G1" for ShuffleNet V2's first guideline at
+    every width): those whose `experiment` column starts with `experiment`."""
+    if not isinstance(experiment, str) or not experiment:
+        raise ValueError(f"experiment must be a non-empty name, got {experiment!r}")
+    files = sorted((directory or DATA_DIR / "timings").glob("*.csv"))
+    tables = [load_timings(f).assign(file=f"data/timings/{f.name}") for f in files]
+    tables = [t for t in tables if "experiment" in t]
+    if not tables:
+        return pd.DataFrame()
+    table = pd.concat(tables, ignore_index=True)
+    keep = table.experiment.fillna("").str.startswith(experiment) & (
+        table.device == device
+    )
+    rows = table[keep].reset_index(drop=True)
+    return rows.assign(batches_per_s=1000 / rows.median_ms)
 
 
 def timing_table(recorded: pd.DataFrame) -> pd.DataFrame:
@@ -128,6 +205,10 @@ def timing_table(recorded: pd.DataFrame) -> pd.DataFrame:
     per dtype, memory format and eager/compiled."""
     if recorded.empty:
         return pd.DataFrame()
+    if "implementation" in recorded and (recorded.implementation != "nblib").any():
+        recorded = recorded.assign(
+            model=recorded.model + " (" + recorded.implementation + ")"
+        )
     table = recorded.assign(
         setting=recorded.dtype
         + " "

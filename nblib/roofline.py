@@ -18,10 +18,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from nblib.datafiles import device_spec
 from nblib.measure import count_params, op_costs
 from nblib.models import build, image_size  # noqa: F401 (the chapter uses it here)
 from nblib.plots import COLORS
-from nblib.reference import DATA_DIR
 
 BYTES_PER_ELEMENT = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
 # Registry-name prefix -> family, first match wins (more specific prefixes first).
@@ -96,16 +96,12 @@ def intensity(macs, elements, dtype: str):
 def device_roof(name: str, dtype: str, path: Path | None = None) -> dict:
     """Datasheet peak (TFLOP/s), bandwidth (GB/s) and source of the device whose
     data/devices.csv pattern occurs in `name` (e.g. torch's device name)."""
-    table = pd.read_csv(path or DATA_DIR / "devices.csv")
-    matches = np.array([p in name for p in table.device_pattern], dtype=bool)
-    match = table[matches & (table.dtype == dtype).to_numpy()]
-    if match.empty:
+    roof = device_spec(name, dtype, path)
+    if roof is None:
         raise ValueError(
             f"no row of devices.csv matches name={name!r}, dtype={dtype!r}"
         )
-    row = match.iloc[0]
-    return {"peak_tflops": float(row.peak_tflops),
-            "bandwidth_gbs": float(row.bandwidth_gbs), "source": row.source}
+    return roof
 
 
 def _check_roof(peak_tflops: float, bandwidth_gbs: float) -> None:

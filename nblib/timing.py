@@ -11,6 +11,7 @@ import logging
 import platform
 import re
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -22,6 +23,7 @@ from torch import nn
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 from torch.utils import benchmark  # after the logger above is quietened
 
+from nblib.blocks.checks import check_finite_positive, check_positive
 from nblib.measure import check_input_shape, run_forward
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -102,50 +104,98 @@ def time_model(
     `dtype` "bf16"/"fp16" runs under autocast (weights stay fp32, as in mixed-precision
     inference). On Hopper GPUs fp32 convolutions and matmuls may run as TF32 when torch
     allows it. `compile` times `torch.compile(model)`; compilation happens in warm-up.
+    The model is moved to the device; its train/eval mode and memory format are
+    restored afterwards.
     """
     shape = check_input_shape(input_shape)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    if min_run_time <= 0:
-        raise ValueError(f"min_run_time must be positive, got {min_run_time}")
-    dev = torch.device(device) if device is not None else best_device()
+    check_finite_positive(min_run_time=min_run_time)
+    check_positive(threads=threads)
+    dev = check_device(device)
     threads = threads or torch.get_num_threads()
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(dev, memory_format=memory_format).eval()
-    if compile:
-        model = torch.compile(model, dynamic=False)  # one static graph per shape
-    x = torch.randn(shape, device=dev).to(memory_format=memory_format)
-    autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32")
+    with _kept_state(model):
+        memory_format = (
+            torch.channels_last if channels_last else torch.contiguous_format
+        )
+        model = model.to(dev, memory_format=memory_format).eval()
+        if compile:
+            model = torch.compile(model, dynamic=False)  # one static graph per shape
+        x = torch.randn(shape, device=dev).to(memory_format=memory_format)
+        autocast = torch.autocast(
+            dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32"
+        )
 
-    def run() -> None:
-        with torch.inference_mode(), autocast:
-            run_forward(model, x)
+        def run() -> None:
+            with torch.inference_mode(), autocast:
+                run_forward(model, x)
 
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.cuda.reset_peak_memory_stats(dev)
-    for _ in range(3):  # warm-up: cudnn autotuning, allocator, lazy init
-        run()
-    timer = benchmark.Timer(stmt="run()", globals={"run": run}, num_threads=threads)
-    measurement = timer.blocked_autorange(min_run_time=min_run_time)
-    median_s = measurement.median
-    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
-    return TimingRecord(
-        model=name or type(model).__name__,
-        device=dev.type,
-        device_name=device_name(dev),
-        torch_version=torch.__version__,
-        cuda_version=torch.version.cuda if dev.type == "cuda" else None,
-        driver_version=nvidia_driver_version() if dev.type == "cuda" else None,
-        dtype=dtype,
-        memory_format="channels_last" if channels_last else "contiguous",
-        compiled=compile,
-        batch=shape[0],
-        image_size=shape[-1],
-        threads=threads,
-        median_ms=round(median_s * 1e3, 3),
-        iqr_ms=round(measurement.iqr * 1e3, 3),
-        images_per_s=round(shape[0] / median_s, 1),
-        peak_memory_mb=None if peak is None else round(peak, 1),
-        date=datetime.date.today().isoformat(),
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.cuda.reset_peak_memory_stats(dev)
+        for _ in range(3):  # warm-up: cudnn autotuning, allocator, lazy init
+            run()
+        timer = benchmark.Timer(stmt="run()", globals={"run": run}, num_threads=threads)
+        measurement = timer.blocked_autorange(min_run_time=min_run_time)
+        median_s = measurement.median
+        peak = (
+            torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+        )
+        return TimingRecord(
+            model=name or type(model).__name__,
+            device=dev.type,
+            device_name=device_name(dev),
+            torch_version=torch.__version__,
+            cuda_version=torch.version.cuda if dev.type == "cuda" else None,
+            driver_version=nvidia_driver_version() if dev.type == "cuda" else None,
+            dtype=dtype,
+            memory_format="channels_last" if channels_last else "contiguous",
+            compiled=compile,
+            batch=shape[0],
+            image_size=shape[-1],
+            threads=threads,
+            median_ms=round(median_s * 1e3, 3),
+            iqr_ms=round(measurement.iqr * 1e3, 3),
+            images_per_s=round(shape[0] / median_s, 1),
+            peak_memory_mb=None if peak is None else round(peak, 1),
+            date=datetime.date.today().isoformat(),
+        )
+
+
+def check_device(device: str | None) -> torch.device:
+    """ "cpu", "cuda" or "cuda:N" of a GPU that is present, as a torch.device; None:
+    the best device present."""
+    if device is None:
+        return best_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if dev.type == "cuda" and not (
+        torch.cuda.is_available() and (dev.index or 0) < torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"device {device!r} names a GPU this machine does not have "
+            f"({torch.cuda.device_count()} present); use 'cpu' or None"
+        )
+    return dev
+
+
+@contextmanager
+def _kept_state(model: nn.Module):
+    """The caller's model comes back in its train/eval mode and memory format."""
+    was_training = model.training
+    was_channels_last = any(
+        p.dim() == 4
+        and p.is_contiguous(memory_format=torch.channels_last)
+        and not p.is_contiguous()
+        for p in model.parameters()
     )
+    try:
+        yield
+    finally:
+        model.train(was_training)
+        if not was_channels_last:
+            model.to(memory_format=torch.contiguous_format)

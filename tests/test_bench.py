@@ -6,7 +6,7 @@ import csv
 import pytest
 import torch
 
-from nblib import bench, measure
+from nblib import bench, datafiles, measure, reference
 from nblib.models import build
 
 
@@ -26,7 +26,7 @@ def test_bench_appends_rows_for_ours_and_the_reference(tmp_path):
     assert {r["params"] for r in rows} == {"11689512"}
     assert rows[0]["macs"] == rows[1]["macs"] and int(rows[0]["memory_access"]) > 0
     assert all(float(r["median_ms"]) > 0 and float(r["cv"]) >= 0 for r in rows)
-    # Counted on the meta device after timing: the same numbers as on the CPU.
+    # Counted before timing, on one image: the same numbers as measure counts.
     model = build("resnet18")
     assert int(rows[0]["macs"]) == measure.count_macs(model, (1, 3, 32, 32))
     assert int(rows[0]["memory_access"]) == measure.memory_access_cost(
@@ -159,3 +159,28 @@ def test_the_compiled_stage_models_trace_to_one_graph(name):
     with torch.no_grad():
         out = torch.compile(model, backend="eager", fullgraph=True)(x)
     assert out.shape == (1, 1000)
+
+
+def test_an_experiment_runs_tiny_on_a_cpu_and_reads_back(tmp_path):
+    """Every row of a named experiment carries its group and variant, per-image costs,
+    and loads through the timings loader; reference.recorded_experiment finds it."""
+    path = bench.run_experiments(["spp_vs_sppf"], 0.01, tmp_path, repeats=2, batch=1, hw=8)
+    assert path.name.endswith("-experiments.csv")
+    table = datafiles.load_timings(path)
+    assert list(table.variant) == ["SPP", "SPPF"] and set(table.experiment) == {"1024 channels"}
+    assert table.macs.nunique() == 1 and (table.median_ms > 0).all()
+    assert (table.device == "cpu").all()  # a CPU row: never a GPU verdict
+    again = bench.run_experiments(["spp_vs_sppf"], 0.01, tmp_path, repeats=2, batch=1, hw=8)
+    assert again == path and len(datafiles.load_timings(path)) == 4  # appended
+    rows = reference.recorded_experiment("1024", device="cpu", directory=tmp_path)
+    assert len(rows) == 4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--experiments", "g1"], "unknown experiments"),
+    (["--experiments", "spp_vs_sppf", "--models", "resnet18"], "separate runs"),
+])
+def test_experiment_arguments_are_checked(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(argv)
+    assert message in capsys.readouterr().err

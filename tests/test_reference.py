@@ -3,10 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from bench_rows import timing_row
 
 from nblib import bench, reference
-from nblib.models import MODELS
-from nblib.necks.zoo import NECK_MODELS
 
 
 def test_papers_csv_rows_are_complete_and_sourced():
@@ -77,14 +76,14 @@ def test_compare_rejects_bad_items(item, message):
 def test_recorded_timings_filters_models_and_device(tmp_path):
     pd.DataFrame(
         [
-            {"model": "resnet18", "device": "cuda"},
-            {"model": "resnet18", "device": "cpu"},
-            {"model": "vgg16", "device": "cuda"},
+            timing_row(model="resnet18", device="cuda"),
+            timing_row(model="resnet18", device="cpu"),
+            timing_row(model="vgg16", device="cuda"),
         ]
     ).to_csv(tmp_path / "gpu.csv", index=False)
     table = reference.recorded_timings(["resnet18"], "cuda", directory=tmp_path)
     assert table.to_dict("records") == [
-        {"model": "resnet18", "device": "cuda", "file": "data/timings/gpu.csv"}
+        timing_row(model="resnet18", device="cuda") | {"file": "data/timings/gpu.csv"}
     ]
     assert reference.recorded_timings(["resnet18"], directory=tmp_path / "none").empty
 
@@ -92,8 +91,8 @@ def test_recorded_timings_filters_models_and_device(tmp_path):
 def test_recorded_timings_keep_our_implementation_by_default(tmp_path):
     pd.DataFrame(
         [
-            {"model": "resnet18", "device": "cuda", "implementation": "nblib"},
-            {"model": "resnet18", "device": "cuda", "implementation": "torchvision"},
+            timing_row(implementation="nblib"),
+            timing_row(implementation="torchvision"),
         ]
     ).to_csv(tmp_path / "gpu.csv", index=False)
     ours = reference.recorded_timings(["resnet18"], directory=tmp_path)
@@ -104,14 +103,30 @@ def test_recorded_timings_keep_our_implementation_by_default(tmp_path):
     assert list(both.implementation) == ["nblib", "torchvision"]
 
 
-def test_recorded_timing_files_are_well_formed():
-    files = sorted((reference.DATA_DIR / "timings").glob("*.csv"))
-    if not files:
-        pytest.skip("no recorded timings in data/timings/ yet")
-    for path in files:
-        table = pd.read_csv(path)
-        assert list(table.columns) == bench.COLUMNS, path
-        assert set(table.model) <= set(MODELS) | set(NECK_MODELS), path
+def test_a_reference_stands_in_where_ours_was_never_recorded(tmp_path):
+    pd.DataFrame(
+        [
+            timing_row(implementation="nblib"),
+            timing_row(implementation="torchvision"),
+            timing_row(model="vgg16", implementation="torchvision"),
+        ]
+    ).to_csv(tmp_path / "gpu.csv", index=False)
+    rows = reference.recorded_timings(["resnet18", "vgg16"], directory=tmp_path)
+    assert list(zip(rows.model, rows.implementation)) == [
+        ("resnet18", "nblib"), ("vgg16", "torchvision")]
+    alone = reference.recorded_timings(["vgg16"], directory=tmp_path, stand_in=False)
+    assert alone.empty
+
+
+def test_the_h100_import_reads_back_with_its_provenance():
+    rows = reference.recorded_timings(["resnet50", "vit_b_16"], implementation=None)
+    assert len(rows) == 4 and set(rows.implementation) == {"torchvision"}
+    assert rows.macs[rows.model == "vit_b_16"].iloc[0] == 17_563_828_224  # attention counted
+    source = reference.recorded_source(rows)
+    assert "NVIDIA H100 80GB HBM3" in source and "fastest of 3 repeats" in source
+    g1 = reference.recorded_experiment("G1 x1")
+    assert sorted(g1.variant.unique()) == ["1:1", "1:12", "1:2", "1:6"]
+    assert g1.batches_per_s.round().tolist()[:2] == [1005, 1022]  # the script's figures
 
 
 WHO = {"source": "notes (ch. 3)", "criterion": "x < y exactly"}
@@ -204,11 +219,7 @@ def test_seed_interval_is_the_student_t_interval():
 def recorded_rows(tmp_path):
     """A benchmark CSV in the bench's schema: two models, batch 1 and 128, eager in two
     settings and compiled in one."""
-    base = dict.fromkeys(bench.COLUMNS, 0) | {
-        "device": "cuda", "device_name": "NVIDIA H200", "torch_version": "2.14.1",
-        "cuda_version": "13.0", "driver_version": "570.86.15", "date": "2026-12-01",
-        "implementation": "nblib", "compiled": False,
-    }
+    base = timing_row()
     rows = []
     for model, ms in (("vgg16", 4.0), ("resnet18", 1.0)):
         for batch in (1, 128):

@@ -7,11 +7,23 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${COLAB_SIM_DIR:-/tmp/colab-sim}"
-chapters=("${@:-chapters/01_measuring_cost.ipynb chapters/03_resnet.ipynb}")
+if [ "$#" -gt 0 ]; then
+  chapters=("$@")
+else
+  chapters=(chapters/01_measuring_cost.ipynb chapters/03_resnet.ipynb)
+fi
 url="$(python3 -c 'import yaml,sys; print(yaml.safe_load(open(sys.argv[1]))["repository"]["url"])' "$repo/_config.yml" 2>/dev/null \
       || grep -A1 '^repository:' "$repo/_config.yml" | sed -n 's/.*url: *\([^ ]*\).*/\1/p')"
 
-rm -rf "$work" && mkdir -p "$work/fake/google/colab"
+# Remove only a folder this script made (it leaves a marker): COLAB_SIM_DIR=$HOME must
+# not wipe a home directory.
+if [ -e "$work" ] && [ ! -f "$work/.made-by-colab-simulation" ]; then
+  echo "refusing to remove $work: it was not made by $0 (no marker file)" >&2
+  exit 1
+fi
+rm -rf -- "$work"
+mkdir -p "$work/fake/google/colab"
+touch "$work/.made-by-colab-simulation"
 git clone -q "$repo" "$work/clone"                       # what GitHub would serve on main
 # "We are on Colab": Colab's kernel has google.colab imported before the first cell runs.
 touch "$work/fake/google/__init__.py" "$work/fake/google/colab/__init__.py"
@@ -19,7 +31,7 @@ echo "import google.colab" > "$work/fake/sitecustomize.py"
 "${PYTHON312:-python3.12}" -m venv "$work/venv"   # PYTHON312 overrides the interpreter
 "$work/venv/bin/pip" install -q --upgrade pip   # Colab ships a current pip
 "$work/venv/bin/pip" install -q torch torchvision matplotlib ipykernel nbclient nbformat
-for nb in ${chapters[@]}; do
+for nb in "${chapters[@]}"; do
   name="$(basename "$nb")"
   # The setup cell's install line, pointed at the local clone instead of GitHub.
   sed "s|git+$url@main|git+file://$work/clone@main|" "$repo/$nb" > "$work/$name"

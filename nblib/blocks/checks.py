@@ -1,5 +1,8 @@
-"""Argument checks shared by the blocks: a ValueError that names the argument and the
-value, at the public edge, instead of a shape error deep inside torch."""
+"""Argument checks shared by the blocks and the tools: a ValueError that names the
+argument and the value, at the public edge, instead of a shape error deep inside torch
+(or a NaN that makes a timing loop run forever)."""
+
+import math
 
 import torch
 
@@ -11,6 +14,18 @@ def check_positive(**values: int | None) -> None:
             not isinstance(value, int) or isinstance(value, bool) or value <= 0
         ):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def check_finite_positive(**values: float) -> None:
+    """Every named value must be a finite number > 0 (seconds, a threshold)."""
+    for name, value in values.items():
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 def check_odd_kernel(name: str, kernel: int) -> None:

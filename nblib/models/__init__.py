@@ -7,6 +7,7 @@ from functools import partial
 
 from torch import nn
 
+from nblib.blocks.checks import check_positive
 from nblib.models import (
     cspnet,
     darknet,
@@ -140,8 +141,21 @@ def build_reference(name: str) -> nn.Module:
 
 
 def build(name: str, **kwargs) -> nn.Module:
-    """Build a registered model by name, e.g. `build("resnet50", num_classes=10)`."""
-    if name not in MODELS:
+    """Build a registered model by name, e.g. `build("resnet50", num_classes=10)`.
+    What the name fixes (ShuffleNet's width, ResNeXt's groups) cannot be overridden."""
+    if not isinstance(name, str) or name not in MODELS:
         known = ", ".join(sorted(MODELS))
         raise ValueError(f"model name {name!r} is not registered; known names: {known}")
+    fixed = getattr(MODELS[name], "keywords", {})  # a partial's bound arguments
+    clash = sorted(kwargs.keys() & fixed.keys())
+    if clash:
+        raise ValueError(
+            f"{name} fixes {', '.join(f'{k}={fixed[k]!r}' for k in clash)}; got "
+            f"{', '.join(f'{k}={kwargs[k]!r}' for k in clash)}: build the variant by "
+            "its own name or call its builder"
+        )
+    num_classes = kwargs.get("num_classes", 1000)
+    if num_classes is None:  # check_positive lets None through as "not used"
+        raise ValueError("num_classes must be a positive int, got None")
+    check_positive(num_classes=num_classes)
     return MODELS[name](**kwargs)
