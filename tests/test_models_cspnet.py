@@ -1,5 +1,6 @@
-"""CSPResNet-50 and CSPDarknet-53 equal to timm's; the partial block sees half of the
-stage's channels; the three fusion strategies of the paper's Fig. 3 build and run."""
+"""CSPResNet-50, CSPResNeXt-50 and CSPDarknet-53 equal to timm's; the partial block
+sees half of the stage's channels; the three fusion strategies of the paper's Fig. 3
+build and run."""
 
 import warnings
 
@@ -12,7 +13,7 @@ from reference_models import assert_equal_to_reference, assert_feature_contract
 warnings.filterwarnings("ignore", message="IProgress not found")
 timm = pytest.importorskip("timm")
 
-NAMES = ["cspresnet50", "cspdarknet53"]
+NAMES = ["cspresnet50", "cspresnext50", "cspdarknet53"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -39,6 +40,11 @@ def test_fusion_strategies(fusion):
     assert y.shape == (1, stage.out_channels, 4, 4)
     assert hasattr(stage, "conv_transition_b") == (fusion != "first")
     assert hasattr(stage, "conv_transition") == (fusion != "last")
+
+
+def test_groups_need_the_bottleneck_block():
+    with pytest.raises(ValueError, match="groups"):
+        cspnet.CrossStage(16, 32, 2, 1, block="dark", groups=4)
 
 
 def test_unknown_fusion_is_an_error():

@@ -62,6 +62,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "res2net50_26w_4s": res2net.res2net50,
     "darknet53": darknet.darknet53,
     "cspresnet50": cspnet.cspresnet50,
+    "cspresnext50": cspnet.cspresnext50,
     "cspdarknet53": cspnet.cspdarknet53,
     "vovnet39a": vovnet.vovnet39,
     "regnet_x_400mf": regnet.regnet_x_400mf,
@@ -89,6 +90,7 @@ TIMM_NAMES = {  # ours: timm's
     "res2net50_26w_4s": "res2net50_26w_4s",
     "darknet53": "darknet53",
     "cspresnet50": "cspresnet50",
+    "cspresnext50": "cspresnext50",
     "cspdarknet53": "cspdarknet53",
     "vovnet39a": "vovnet39a",
     "vit_s_16": "vit_small_patch16_224",
@@ -102,6 +104,7 @@ IMAGE_SIZES = {
     "inception_v3": 299,
     "darknet53": 256,
     "cspresnet50": 256,
+    "cspresnext50": 256,
     "cspdarknet53": 256,
 }
 FIXED_SIZE = {"vit_b_16", "vit_s_16"}  # position embeddings learned for 224 only

@@ -7,10 +7,12 @@ so the blocks cost about half; the transitions add a little back. `fusion` picks
 paper's Fig. 3 variant: "both" (b: transition on the block path, concatenate,
 transition again; the one timm and the paper's ImageNet models use), "first" (c:
 concatenate, then one transition) or "last" (d: transition on the block path, then
-concatenate). Module names follow timm's `cspresnet50` and `cspdarknet53`, so their
-weights load by key. timm expands the stage input with a 1x1 conv (`conv_exp`) and
+concatenate). Module names follow timm's `cspresnet50`, `cspresnext50` and
+`cspdarknet53`, so their weights load by key. timm expands the stage input with a 1x1 conv (`conv_exp`) and
 splits its output, where the authors' cfg files use two 1x1 convs, one per part.
 """
+
+from functools import partial
 
 import torch
 from torch import nn
@@ -18,14 +20,27 @@ from torch import nn
 from nblib.models.darknet import ClassifierHead, ConvNormAct, DarkBlock, init_weights
 
 
+def grouped(layer: ConvNormAct, groups: int) -> ConvNormAct:
+    """`layer` with its convolution split into `groups` groups (ResNeXt; darknet's
+    ConvNormAct has no groups argument, so the conv is swapped)."""
+    if groups > 1:
+        c = layer.conv
+        layer.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride,
+                               c.padding, groups=groups, bias=False)
+    return layer
+
+
 class Bottleneck(nn.Module):
     """ResNet's bottleneck (1x1, 3x3, 1x1 at `mid_channels`), leaky ReLU after the add;
-    the shortcut is the identity (a CSP stage keeps widths equal inside)."""
+    the shortcut is the identity (a CSP stage keeps widths equal inside). `groups` > 1
+    makes the 3x3 grouped: ResNeXt's block."""
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, mid_channels: int, groups: int = 1
+    ) -> None:
         super().__init__()
         self.conv1 = ConvNormAct(in_channels, mid_channels, 1)
-        self.conv2 = ConvNormAct(mid_channels, mid_channels, 3)
+        self.conv2 = grouped(ConvNormAct(mid_channels, mid_channels, 3), groups)
         self.conv3 = ConvNormAct(mid_channels, out_channels, 1, act=None)
         self.act3 = nn.LeakyReLU(0.01, inplace=True)
 
@@ -40,9 +55,10 @@ BLOCKS = {"bottleneck": Bottleneck, "dark": DarkBlock}
 
 
 class CrossStage(nn.Module):
-    """Downsample (3x3 stride 2), expand (1x1 to `expand_ratio * out_channels`), split
-    in two halves; part 2 goes through `depth` blocks and a transition, part 1 skips
-    them; both are concatenated and fused by a last 1x1 transition."""
+    """Downsample (3x3 stride 2, in `groups` groups), expand (1x1 to
+    `expand_ratio * out_channels`), split in two halves; part 2 goes through `depth`
+    blocks and a transition, part 1 skips them; both are concatenated and fused by a
+    last 1x1 transition."""
 
     def __init__(
         self,
@@ -57,15 +73,18 @@ class CrossStage(nn.Module):
         down_growth: bool = False,
         cross_linear: bool = False,
         fusion: str = "both",
+        groups: int = 1,
     ) -> None:
         super().__init__()
         if fusion not in ("both", "first", "last"):
             raise ValueError(
                 f"fusion must be 'both', 'first' or 'last', got {fusion!r}"
             )
+        if groups != 1 and block != "bottleneck":
+            raise ValueError(f"groups={groups} needs block='bottleneck', got {block!r}")
         down = out_channels if down_growth else in_channels
         if stride != 1:
-            self.conv_down = ConvNormAct(in_channels, down, 3, stride=stride)
+            self.conv_down = grouped(ConvNormAct(in_channels, down, 3, stride), groups)
         else:
             self.conv_down, down = nn.Identity(), in_channels
         self.expand_channels = exp = round(out_channels * expand_ratio)
@@ -73,11 +92,9 @@ class CrossStage(nn.Module):
         self.conv_exp = ConvNormAct(down, exp, 1, act=act)
         block_out = round(out_channels * block_ratio)
         mid = round(block_out * bottle_ratio)
+        make = BLOCKS[block] if groups == 1 else partial(Bottleneck, groups=groups)
         self.blocks = nn.Sequential(
-            *[
-                BLOCKS[block](exp // 2 if i == 0 else block_out, block_out, mid)
-                for i in range(depth)
-            ]
+            *[make(exp // 2 if i == 0 else block_out, block_out, mid) for i in range(depth)]
         )
         self.fusion = fusion
         part2 = block_out
@@ -99,7 +116,8 @@ class CrossStage(nn.Module):
 
 
 # Per stage: (depth, out_channels, stride, expand_ratio, block_ratio, bottle_ratio);
-# block type, down_growth and cross_linear hold for the whole network (timm's cfgs).
+# block type, down_growth, cross_linear and groups hold for the whole network (timm's
+# cfgs). The CSP ResNe(X)ts have 13 blocks, (3, 3, 5, 2), where ResNet-50 has 16.
 # fmt: off
 CSP_CONFIGS: dict[str, dict] = {
     "cspresnet50": {
@@ -107,6 +125,11 @@ CSP_CONFIGS: dict[str, dict] = {
         "stages": [(3, 128, 1, 2.0, 1.0, 0.5), (3, 256, 2, 2.0, 1.0, 0.5),
                 (5, 512, 2, 2.0, 1.0, 0.5), (2, 1024, 2, 2.0, 1.0, 0.5)],
         "block": "bottleneck", "down_growth": False, "cross_linear": True},
+    "cspresnext50": {
+        "stem": (64, 7, 2, True),
+        "stages": [(3, 256, 1, 1.0, 0.5, 1.0), (3, 512, 2, 1.0, 0.5, 1.0),
+                (5, 1024, 2, 1.0, 0.5, 1.0), (2, 2048, 2, 1.0, 0.5, 1.0)],
+        "block": "bottleneck", "down_growth": False, "cross_linear": True, "groups": 32},
     "cspdarknet53": {
         "stem": (32, 3, 1, False),
         "stages": [(1, 64, 2, 2.0, 1.0, 0.5), (2, 128, 2, 1.0, 0.5, 1.0),
@@ -128,6 +151,7 @@ class CspNet(nn.Module):
         down_growth: bool,
         cross_linear: bool,
         fusion: str = "both",
+        groups: int = 1,
         num_classes: int = 1000,
     ) -> None:
         super().__init__()
@@ -152,6 +176,7 @@ class CspNet(nn.Module):
                     down_growth,
                     cross_linear,
                     fusion,
+                    groups,
                 )
             )
             channels, net_stride = layers[-1].out_channels, net_stride * s
@@ -176,6 +201,11 @@ class CspNet(nn.Module):
 def cspresnet50(**kwargs) -> CspNet:
     """CSPResNet-50: ResNet-50's stem and (3, 3, 5, 2) bottlenecks in CSP stages."""
     return CspNet(**CSP_CONFIGS["cspresnet50"], **kwargs)
+
+
+def cspresnext50(**kwargs) -> CspNet:
+    """CSPResNeXt-50: (3, 3, 5, 2) ResNeXt bottlenecks (32 groups) in CSP stages."""
+    return CspNet(**CSP_CONFIGS["cspresnext50"], **kwargs)
 
 
 def cspdarknet53(**kwargs) -> CspNet:
