@@ -132,3 +132,23 @@ def test_config_fields_can_be_overridden():
         reference = torchvision.models.vit_l_32()
     assert l32.patch_size == 32
     assert count_params(l32) == count_params(reference)
+
+
+def test_position_embeddings_interpolate_as_timm_does():
+    """Sec. 3.2: 14x14 -> 24x24 by 2-D interpolation, equal to timm's resampling; the
+    resized model runs at 384 and the class token's embedding is unchanged."""
+    from timm.layers import resample_abs_pos_embed
+
+    model = vit.VisionTransformer(
+        image_size=224, patch_size=16, num_layers=1, num_heads=2, hidden_dim=8,
+        mlp_dim=16, num_classes=3
+    )
+    before = model.encoder.pos_embedding.detach().clone()
+    model.resize(384)
+    after = model.encoder.pos_embedding
+    assert after.shape == (1, 1 + 24 * 24, 8)
+    assert torch.equal(after, resample_abs_pos_embed(before, [24, 24]))
+    assert torch.equal(after[:, 0], before[:, 0])
+    assert model(torch.zeros(1, 3, 384, 384)).shape == (1, 3)
+    with pytest.raises(ValueError, match="multiple of patch_size"):
+        model.resize(390)

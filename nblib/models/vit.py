@@ -173,6 +173,21 @@ class VisionTransformer(nn.Module):
             block.self_attention.fused = fused
         return self
 
+    def resize(self, image_size: int) -> "VisionTransformer":
+        """Run at another resolution (Sec. 3.2): same patches, a larger grid, position
+        embeddings interpolated in 2-D by `interpolate_pos_embedding`."""
+        if image_size % self.patch_size:
+            raise ValueError(
+                f"image_size {image_size} is not a multiple of patch_size "
+                f"{self.patch_size}"
+            )
+        grid_size = image_size // self.patch_size
+        with torch.no_grad():
+            resized = interpolate_pos_embedding(self.encoder.pos_embedding, grid_size)
+        self.encoder.pos_embedding = nn.Parameter(resized)
+        self.image_size, self.grid_size = image_size, grid_size
+        return self
+
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, 1 + N, D): the class token, then one token per patch in
         row-major order (position embeddings are added by the encoder)."""
@@ -197,6 +212,29 @@ class VisionTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.encoder(self.tokens(x))  # (B, 1 + N, D)
         return self.heads(x[:, 0])  # classify from the class token
+
+
+def interpolate_pos_embedding(
+    pos_embedding: torch.Tensor, grid_size: int
+) -> torch.Tensor:
+    """(1, 1 + n*n, D) -> (1, 1 + grid_size**2, D): the patch embeddings resampled as an
+    n x n image with D channels (bicubic, as timm's `resample_abs_pos_embed`), the class
+    token's kept as it is. The paper's 2-D interpolation for fine-tuning at a higher
+    resolution (Dosovitskiy et al. 2021, Sec. 3.2)."""
+    if grid_size < 1:
+        raise ValueError(f"grid_size must be a positive int, got {grid_size!r}")
+    class_pos, patch_pos = pos_embedding[:, :1], pos_embedding[:, 1:]
+    n = math.isqrt(patch_pos.shape[1])
+    if n * n != patch_pos.shape[1]:
+        raise ValueError(
+            f"pos_embedding has {patch_pos.shape[1]} patch positions, not a square grid"
+        )
+    image = patch_pos.reshape(1, n, n, -1).permute(0, 3, 1, 2)  # (1, D, n, n)
+    image = F.interpolate(
+        image, size=(grid_size, grid_size), mode="bicubic", antialias=True
+    )  # (1, D, grid, grid)
+    patch_pos = image.permute(0, 2, 3, 1).flatten(1, 2)  # (1, grid * grid, D)
+    return torch.cat([class_pos, patch_pos], dim=1)
 
 
 # fmt: off
