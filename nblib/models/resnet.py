@@ -361,6 +361,9 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.in_channels = 64
         self.feature_info = []
+        # Blocks of other families (ResNeSt, Res2Net) know no SE placement: pass it
+        # only when asked for.
+        placement = {} if se_placement == "branch" else {"se_placement": se_placement}
         make_block = partial(
             block,
             residual=residual,
@@ -368,7 +371,7 @@ class ResNet(nn.Module):
             groups=groups,
             width_per_group=width_per_group,
             se_reduction=se_reduction,
-            se_placement=se_placement,
+            **placement,
         )
         for i, (width, depth) in enumerate(zip((64, 128, 256, 512), layers)):
             stride = 1 if i == 0 else 2
