@@ -24,7 +24,7 @@ from bench_rows import timing_row
 
 from nblib import bench, datafiles, measure, reference, roofline, timing
 from nblib import receptive_field as rf
-from nblib.models import build
+from nblib.models import build, shufflenet
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only box")
@@ -68,6 +68,14 @@ ARGUMENTS = {
     "build ShuffleNet v1 g3 with groups=5 (KeyError: 5)": (
         lambda: build("shufflenet_v1_g3", groups=5),
         "fixes groups=3",
+    ),
+    "shufflenet_v1(groups=5) called directly (KeyError: 5)": (
+        lambda: shufflenet.shufflenet_v1(groups=5),
+        "groups must be one of",
+    ),
+    "shufflenet_v2(width='3.0') called directly (KeyError)": (
+        lambda: shufflenet.shufflenet_v2(width="3.0"),
+        "width must be one of",
     ),
     "time_model min_run_time=nan (hung)": (
         lambda: timing.time_model(tiny(), (1, 3, 8, 8), min_run_time=float("nan")),

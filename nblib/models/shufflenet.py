@@ -156,6 +156,8 @@ V2_REPEATS = [4, 8, 4]
 
 def shufflenet_v1(groups: int = 3, scale: float = 1.0, **kwargs) -> ShuffleNet:
     """ShuffleNet v1 "scale x (g = groups)": Table 1's widths times `scale`."""
+    if groups not in V1_CHANNELS:
+        raise ValueError(f"groups must be one of {sorted(V1_CHANNELS)}, got {groups!r}")
     widths = [24] + [int(c * scale) for c in V1_CHANNELS[groups]]
 
     def unit(c_in, c_out, stride, first):
@@ -166,6 +168,8 @@ def shufflenet_v1(groups: int = 3, scale: float = 1.0, **kwargs) -> ShuffleNet:
 
 def shufflenet_v2(width: str = "1.0", **kwargs) -> ShuffleNet:
     """ShuffleNet v2 "width x" (0.5, 1.0, 1.5, 2.0), equal to torchvision's."""
+    if width not in V2_CHANNELS:
+        raise ValueError(f"width must be one of {sorted(V2_CHANNELS)}, got {width!r}")
     channels = V2_CHANNELS[width]
 
     def unit(c_in, c_out, stride, first):
