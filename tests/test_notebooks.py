@@ -195,3 +195,27 @@ def test_glued_values_are_plain_literals(path):
             text = out.get("data", {}).get("application/papermill.record/text/plain")
             if text is not None:
                 ast.literal_eval("".join(text))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_exercise_has_a_worked_solution(path):
+    """Each numbered exercise is followed by a dropdown 'Solution N', executed like every
+    other cell."""
+    markdown = [source(c) for c in cells(path, "markdown")]
+    exercises = "\n".join(markdown).split("## Exercises")[-1]
+    numbers = re.findall(r"^(\d+)\. ", exercises.split(":::{dropdown}")[0], flags=re.M)
+    solutions = re.findall(r"^:::\{dropdown\} Solution (\d+)", "\n".join(markdown),
+                           flags=re.M)
+    assert numbers and solutions == numbers
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_shows_a_figure_or_a_diagram(path):
+    outputs = [o for c in cells(path) for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) or "bx-diagram" in
+               "".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_setup_cell_says_whether_a_gpu_is_attached(path):
+    assert "print(setup())" in source(cells(path)[0])
