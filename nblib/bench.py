@@ -316,25 +316,42 @@ def benchmark_experiment(
     for group, variants in groups.items():
         with torch.device(device):
             built = [(v, v.build()) for v in variants]
-        costs = {v.variant: architecture_costs(m, (1, *v.input_shape[1:]))
-                 for v, m in built}
+        costs = {
+            v.variant: architecture_costs(m, (1, *v.input_shape[1:])) for v, m in built
+        }
         for config in configs:
             records: dict[str, list[TimingRecord]] = {v.variant: [] for v in variants}
             for _ in range(repeats):
                 for v, module in built:
-                    records[v.variant].append(time_model(
-                        module, v.input_shape, name=name, min_run_time=min_run_time,
-                        dtype=config["dtype"], channels_last=config["channels_last"]))
+                    records[v.variant].append(
+                        time_model(
+                            module,
+                            v.input_shape,
+                            name=name,
+                            min_run_time=min_run_time,
+                            dtype=config["dtype"],
+                            channels_last=config["channels_last"],
+                        )
+                    )
             for variant, timed in records.items():
                 record, cv = summarise(timed)
                 tflops = 2 * costs[variant]["macs"] * record.images_per_s / 1e12
                 peak = peak_tflops(record.device_name, config["dtype"])
-                yield (record.as_dict() | {"implementation": "nblib"} | costs[variant]
-                       | {"cv": round(cv, 4), "tflops": round(tflops, 3),
-                          "peak_tflops": peak,
-                          "peak_fraction": peak and round(tflops / peak, 4),
-                          "experiment": group, "variant": variant, "statistic": "",
-                          "source": f"python -m nblib.bench --experiments {name}"})
+                yield (
+                    record.as_dict()
+                    | {"implementation": "nblib"}
+                    | costs[variant]
+                    | {
+                        "cv": round(cv, 4),
+                        "tflops": round(tflops, 3),
+                        "peak_tflops": peak,
+                        "peak_fraction": peak and round(tflops / peak, 4),
+                        "experiment": group,
+                        "variant": variant,
+                        "statistic": "",
+                        "source": f"python -m nblib.bench --experiments {name}",
+                    }
+                )
         del built
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -353,11 +370,15 @@ def run_experiments(
     out_dir/<device>-experiments.csv (the bench's columns plus experiment and variant);
     `batch` and `hw` shrink every variant (the tests run them tiny on a CPU)."""
     if isinstance(names, str) or not names:
-        raise ValueError(f"names must be a non-empty list of experiments, got {names!r}")
+        raise ValueError(
+            f"names must be a non-empty list of experiments, got {names!r}"
+        )
     unknown = [n for n in names if n not in experiments.EXPERIMENTS]
     if unknown:
-        raise ValueError(f"experiments {unknown} are unknown; known: "
-                         f"{', '.join(sorted(experiments.EXPERIMENTS))}")
+        raise ValueError(
+            f"experiments {unknown} are unknown; known: "
+            f"{', '.join(sorted(experiments.EXPERIMENTS))}"
+        )
     check_positive(repeats=repeats)
     check_finite_positive(min_run_time=min_run_time)
     device = best_device()
@@ -367,7 +388,9 @@ def run_experiments(
     with open_for_append(path, EXPERIMENT_COLUMNS) as f:
         writer = csv.DictWriter(f, fieldnames=EXPERIMENT_COLUMNS)
         for name in names:
-            for row in benchmark_experiment(name, device, min_run_time, repeats, batch, hw):
+            for row in benchmark_experiment(
+                name, device, min_run_time, repeats, batch, hw
+            ):
                 writer.writerow(row)
                 f.flush()
     return path
@@ -470,8 +493,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.experiments is not None:
         if args.models is not None:
             parser.error("--experiments and --models are separate runs: give one")
-        path = run_experiments(args.experiments, args.min_run_time, args.out,
-                               repeats=args.repeats)
+        path = run_experiments(
+            args.experiments, args.min_run_time, args.out, repeats=args.repeats
+        )
         print(f"results appended to {path}")
         return
     if args.models is not None:

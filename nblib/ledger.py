@@ -12,7 +12,16 @@ from nblib.reference import STATUSES, Verdict
 
 # A verdict's text starts with its status in capitals (Verdict.__repr__).
 _HEAD = re.compile(rf"^({'|'.join(s.upper() for s in STATUSES)}): ")
-COLUMNS = ["chapter", "title", "status", "claim", "source", "kind", "evidence", "anchor"]
+COLUMNS = [
+    "chapter",
+    "title",
+    "status",
+    "claim",
+    "source",
+    "kind",
+    "evidence",
+    "anchor",
+]
 
 
 def chapter_verdicts(path: Path) -> list[Verdict]:

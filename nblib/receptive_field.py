@@ -81,9 +81,7 @@ def theoretical_receptive_field(
         size += span * jump
         start += (span / 2 - padding) * jump
         jump *= stride
-        steps.append(
-            RFStep(name, kernel, stride, dilation, size, jump, padding, start)
-        )
+        steps.append(RFStep(name, kernel, stride, dilation, size, jump, padding, start))
     if not steps:
         raise ValueError(
             "model has no Conv2d or pooling layer: its receptive field is one pixel"

@@ -169,7 +169,11 @@ def recorded_source(recorded: pd.DataFrame) -> str:
         dates = sorted(rows.date.astype(str).unique())
         when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
         script = first.get("source")
-        how = "`python -m nblib.bench`" if pd.isna(script) else f"`{script.split(' (')[0]}`"
+        how = (
+            "`python -m nblib.bench`"
+            if pd.isna(script)
+            else f"`{script.split(' (')[0]}`"
+        )
         statistic = first.get("statistic")
         what = "median of repeated runs" if pd.isna(statistic) else str(statistic)
         lines.append(
@@ -334,8 +338,12 @@ class Verdict:
 
 
 # The lines under a verdict's title, in order: (field, label).
-_FIELDS = (("source", "source"), ("criterion", "criterion"), ("kind", "kind"),
-           ("evidence", "evidence"))
+_FIELDS = (
+    ("source", "source"),
+    ("criterion", "criterion"),
+    ("kind", "kind"),
+    ("evidence", "evidence"),
+)
 
 
 def verdict(
@@ -348,16 +356,24 @@ def verdict(
     return Verdict(claim, status, evidence, kind, source, criterion)
 
 
-def not_testable(claim: str, needs: str, *, kind: str, source: str, criterion: str
-                 ) -> Verdict:
+def not_testable(
+    claim: str, needs: str, *, kind: str, source: str, criterion: str
+) -> Verdict:
     """A claim this build cannot test: `needs` says what would (data, hardware or an
     instrument we lack)."""
-    return Verdict(claim, "not testable here", f"needs {_text('needs', needs)}", kind,
-                   source, criterion)
+    return Verdict(
+        claim,
+        "not testable here",
+        f"needs {_text('needs', needs)}",
+        kind,
+        source,
+        criterion,
+    )
 
 
-def inconclusive(claim: str, evidence: str, *, kind: str, source: str, criterion: str
-                 ) -> Verdict:
+def inconclusive(
+    claim: str, evidence: str, *, kind: str, source: str, criterion: str
+) -> Verdict:
     """The experiment ran but cannot decide (its control failed, or the effect is
     inside the noise): `evidence` says why."""
     return Verdict(claim, "inconclusive", evidence, kind, source, criterion)
@@ -381,8 +397,9 @@ def gpu_verdict(
     if not isinstance(rows, pd.DataFrame):
         raise ValueError(f"rows must be a DataFrame of recorded timings, got {rows!r}")
     if rows.empty:
-        return not_testable(claim, needs, kind="timing", source=source,
-                            criterion=criterion)
+        return not_testable(
+            claim, needs, kind="timing", source=source, criterion=criterion
+        )
     devices = set(rows.get("device", pd.Series(["(missing)"])))
     if devices != {"cuda"}:
         raise ValueError(
@@ -390,8 +407,14 @@ def gpu_verdict(
         )
     holds, evidence = decide(rows)
     names = ", ".join(sorted(rows.device_name.astype(str).unique()))
-    return verdict(claim, holds, f"{names}: {_text('evidence', evidence)}",
-                   kind="timing", source=source, criterion=criterion)
+    return verdict(
+        claim,
+        holds,
+        f"{names}: {_text('evidence', evidence)}",
+        kind="timing",
+        source=source,
+        criterion=criterion,
+    )
 
 
 @dataclass(frozen=True)
@@ -404,8 +427,10 @@ class SeedInterval:
     seeds: int
 
     def __str__(self) -> str:
-        return (f"{self.mean:+.3g} (95 % interval {self.low:+.3g} to {self.high:+.3g}, "
-                f"{self.seeds} seeds)")
+        return (
+            f"{self.mean:+.3g} (95 % interval {self.low:+.3g} to {self.high:+.3g}, "
+            f"{self.seeds} seeds)"
+        )
 
 
 def seed_interval(effects: Sequence[float]) -> SeedInterval:
@@ -415,8 +440,9 @@ def seed_interval(effects: Sequence[float]) -> SeedInterval:
         raise ValueError(
             f"effects must be at least 3 finite values, one per seed, got {effects!r}"
         )
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(
-        len(values))
+    half = (
+        stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    )
     mean = float(values.mean())
     return SeedInterval(mean, mean - half, mean + half, len(values))
 

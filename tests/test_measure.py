@@ -183,8 +183,14 @@ class _Trace(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func._overloadpacket.__name__
-        reads = any(isinstance(a, torch.Tensor) for a in tree_flatten((args, kwargs))[0])
-        if reads and not func.is_view and name not in ("alias", "lift_fresh", "_unsafe_view"):
+        reads = any(
+            isinstance(a, torch.Tensor) for a in tree_flatten((args, kwargs))[0]
+        )
+        if (
+            reads
+            and not func.is_view
+            and name not in ("alias", "lift_fresh", "_unsafe_view")
+        ):
             self.ops.append(name)
         return func(*args, **(kwargs or {}))
 
@@ -197,9 +203,12 @@ def grad_free_ops(model: nn.Module, input_shape: tuple) -> list[str]:
         p.requires_grad_(False)
     x = torch.randn(input_shape, device=next(model.parameters()).device)
     try:
-        with torch.enable_grad(), measure.mha_fast_path(False), sdpa_kernel(
-            SDPBackend.MATH
-        ), _Trace() as trace:
+        with (
+            torch.enable_grad(),
+            measure.mha_fast_path(False),
+            sdpa_kernel(SDPBackend.MATH),
+            _Trace() as trace,
+        ):
             model.eval()(x)
     finally:
         for p in params:

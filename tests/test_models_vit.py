@@ -140,8 +140,13 @@ def test_position_embeddings_interpolate_as_timm_does():
     from timm.layers import resample_abs_pos_embed
 
     model = vit.VisionTransformer(
-        image_size=224, patch_size=16, num_layers=1, num_heads=2, hidden_dim=8,
-        mlp_dim=16, num_classes=3
+        image_size=224,
+        patch_size=16,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        mlp_dim=16,
+        num_classes=3,
     )
     before = model.encoder.pos_embedding.detach().clone()
     model.resize(384)

@@ -134,7 +134,12 @@ def test_make_separable_replaces_dense_3x3_convs():
     convs = [m for m in fpn.modules() if isinstance(m, nn.Conv2d)]
     # 2 lateral 1x1 convs stay; each 3x3 output conv becomes depthwise + pointwise
     assert [(c.kernel_size, c.groups) for c in convs] == [
-        ((1, 1), 1), ((1, 1), 1), ((3, 3), 8), ((1, 1), 1), ((3, 3), 8), ((1, 1), 1)
+        ((1, 1), 1),
+        ((1, 1), 1),
+        ((3, 3), 8),
+        ((1, 1), 1),
+        ((3, 3), 8),
+        ((1, 1), 1),
     ]
     assert count_params(fpn) == 2 * 8 + 8 * 8 + 16 * 8 + 2 * (9 * 8 + 8 * 8 + 8)
     assert count_params(SeparableConv(8)) == 9 * 8 + 8 * 8 + 2 * 8

@@ -53,10 +53,14 @@ def test_negative_batch_is_rejected():
 @pytest.mark.parametrize(
     ("first_line", "version"),
     [
-        ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar 5 2024",
-         "550.54.15"),
-        ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release",
-         "570.86.15"),
+        (
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar 5 2024",
+            "550.54.15",
+        ),
+        (
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release",
+            "570.86.15",
+        ),
     ],
 )
 def test_driver_version_from_the_kernel_module_report(tmp_path, first_line, version):

@@ -40,9 +40,7 @@ def rfb_branch(
     for kh, kw, width in convs:
         layers.append(conv_bn_act(channels, int(width * unit), (kh, kw)))
         channels = int(width * unit)
-    layers.append(
-        conv_bn_act(channels, channels, 3, dilation=rate, act=nn.Identity())
-    )
+    layers.append(conv_bn_act(channels, channels, 3, dilation=rate, act=nn.Identity()))
     return nn.Sequential(*layers)
 
 

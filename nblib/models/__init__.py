@@ -116,7 +116,7 @@ def image_size(name: str) -> int:
 
 
 def reference_source(name: str) -> str | None:
-    """"torchvision", "timm", or None where no installed library has the model."""
+    """ "torchvision", "timm", or None where no installed library has the model."""
     if name in TORCHVISION_NAMES:
         return "torchvision"
     return "timm" if name in TIMM_NAMES else None

@@ -25,8 +25,15 @@ def grouped(layer: ConvNormAct, groups: int) -> ConvNormAct:
     ConvNormAct has no groups argument, so the conv is swapped)."""
     if groups > 1:
         c = layer.conv
-        layer.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride,
-                               c.padding, groups=groups, bias=False)
+        layer.conv = nn.Conv2d(
+            c.in_channels,
+            c.out_channels,
+            c.kernel_size,
+            c.stride,
+            c.padding,
+            groups=groups,
+            bias=False,
+        )
     return layer
 
 
@@ -94,7 +101,10 @@ class CrossStage(nn.Module):
         mid = round(block_out * bottle_ratio)
         make = BLOCKS[block] if groups == 1 else partial(Bottleneck, groups=groups)
         self.blocks = nn.Sequential(
-            *[make(exp // 2 if i == 0 else block_out, block_out, mid) for i in range(depth)]
+            *[
+                make(exp // 2 if i == 0 else block_out, block_out, mid)
+                for i in range(depth)
+            ]
         )
         self.fusion = fusion
         part2 = block_out

@@ -412,8 +412,9 @@ class ResNet(nn.Module):
             )
 
         blocks = [
-            make_block(self.in_channels, width, stride,
-                       make_shortcut(self.in_channels, stride))
+            make_block(
+                self.in_channels, width, stride, make_shortcut(self.in_channels, stride)
+            )
         ]
         self.in_channels = out_channels
         blocks += [

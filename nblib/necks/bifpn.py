@@ -149,8 +149,10 @@ def make_separable(module: nn.Module) -> nn.Module:
     """Replace, in place, every dense 3x3 conv by a depthwise 3x3 and a pointwise 1x1
     conv, as EfficientDet does to FPN and PANet for its Table 5 comparison."""
     for name, child in module.named_children():
-        if isinstance(child, nn.Conv2d) and child.kernel_size == (3, 3) and (
-            child.groups == 1
+        if (
+            isinstance(child, nn.Conv2d)
+            and child.kernel_size == (3, 3)
+            and (child.groups == 1)
         ):
             c_in, c_out = child.in_channels, child.out_channels
             depthwise = nn.Conv2d(
