@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -91,8 +92,8 @@ def implementations(name: str, references: bool) -> list[tuple[str, Callable]]:
     if name in NECK_MODELS:
         return [("nblib", NECK_MODELS[name][0])]
     pairs = [("nblib", lambda: build(name))]
-    if references and reference_source(name):
-        pairs.append((reference_source(name), lambda: build_reference(name)))
+    if references and (source := reference_source(name)):
+        pairs.append((source, lambda: build_reference(name)))
     return pairs
 
 
@@ -123,7 +124,7 @@ def time_alternately(
     hits ours and theirs alike."""
     for config in configs:
         shape = (config["batch"], 3, size, size)
-        records = {label: [] for label in built}
+        records: dict[str, list[TimingRecord]] = {label: [] for label in built}
         for _ in range(repeats):
             for label, model in built.items():
                 records[label].append(
@@ -167,7 +168,7 @@ def benchmark_model(
     with torch.device(device):
         built = {label: make() for label, make in pairs}
     costs = {
-        label: {"implementation": label} | architecture_costs(model, (1, 3, size, size))
+        label: architecture_costs(model, (1, 3, size, size))
         for label, model in built.items()
     }
     configs = configurations(device.type, batch, compile, eager)
@@ -179,6 +180,7 @@ def benchmark_model(
             peak = peak_tflops(record.device_name, config["dtype"])
             yield (
                 record.as_dict()
+                | {"implementation": label}
                 | costs[label]
                 | {
                     "cv": round(cv, 4),
@@ -310,7 +312,7 @@ def benchmark_experiment(
     groups: dict[str, list] = {}
     for v in experiments.variants(name, batch, hw):
         groups.setdefault(v.experiment, []).append(v)
-    configs = [{"dtype": "fp32", "channels_last": False}]
+    configs: list[dict[str, Any]] = [{"dtype": "fp32", "channels_last": False}]
     if device.type == "cuda":
         configs.append({"dtype": "bf16", "channels_last": True})
     for group, variants in groups.items():
@@ -421,7 +423,8 @@ def _experiment_list(text: str) -> list[str]:
     unknown = [n for n in names if n not in experiments.EXPERIMENTS]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown experiments {unknown}; known: {', '.join(experiments.EXPERIMENTS)}"
+            f"unknown experiments {unknown}; "
+            f"known: {', '.join(experiments.EXPERIMENTS)}"
         )
     return names
 

@@ -47,8 +47,9 @@ def live_timings(
     min_run_time: float = 0.3,
 ) -> tuple[str, pd.DataFrame]:
     """Time registry models at batch 1 on the best device, beside their counted MACs:
-    (a line naming the device, threads and size; a table of GMACs, median ms and GMAC/s).
-    On a CPU the image shrinks to `cpu_size` so that CI stays fast, and the line says so.
+    (a line naming the device, threads and size; a table of GMACs, median ms and
+    GMAC/s). On a CPU the image shrinks to `cpu_size` so that CI stays fast, and the
+    line says so.
     """
     if isinstance(names, str) or not names:
         raise ValueError(

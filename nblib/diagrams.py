@@ -10,6 +10,7 @@ theme (light or dark).
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from html import escape
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from torch.utils._pytree import tree_flatten
 from nblib.measure import check_input_shape
 
 NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.BatchNorm1d)
+NORM_LABELS: dict[type[nn.Module], str] = {nn.BatchNorm2d: "BN", nn.BatchNorm1d: "BN"}
 ACTS = (
     nn.ReLU,
     nn.ReLU6,
@@ -85,7 +87,7 @@ DRAWN = {
 
 @dataclass
 class Node:
-    """One box of the diagram: what ran, its settings, and where its inputs came from."""
+    """One box of the diagram: what ran, its settings, where its inputs came from."""
 
     id: int
     kind: str  # input, conv, linear, norm, act, pool, merge, split, other
@@ -118,7 +120,7 @@ def _describe(m: nn.Module) -> tuple[str, str, str]:
     if isinstance(m, NORMS):
         return (
             "norm",
-            {nn.BatchNorm2d: "BN", nn.BatchNorm1d: "BN"}.get(type(m), type(m).__name__),
+            NORM_LABELS.get(type(m), type(m).__name__),
             "",
         )
     if isinstance(m, ACTS):
@@ -332,20 +334,19 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
     rows: dict[int, list] = defaultdict(list)  # items: node ids, or (edge, k) lanes
     preds: dict = defaultdict(list)
     succs: dict = defaultdict(list)
-    chains = []
+    chains: list[tuple[int, list[tuple[int, int, int]], int]] = []  # from, lanes, to
     for n in nodes:
         rows[layer[n.id]].append(n.id)
         for i in n.inputs:
-            chain = (
-                [i] + [(i, n.id, d) for d in range(layer[i] + 1, layer[n.id])] + [n.id]
-            )
-            for d, lane in enumerate(chain[1:-1], start=layer[i] + 1):
+            lanes = [(i, n.id, d) for d in range(layer[i] + 1, layer[n.id])]
+            chain = [i, *lanes, n.id]
+            for d, lane in enumerate(lanes, start=layer[i] + 1):
                 rows[d].append(lane)
                 column[lane] = column[n.id]
-            for a, b in zip(chain, chain[1:]):
+            for a, b in pairwise(chain):
                 preds[b].append(a)
                 succs[a].append(b)
-            chains.append(chain)
+            chains.append((i, lanes, n.id))
     width_of = {
         item: (BOX_W if isinstance(item, int) else LANE)
         for r in rows.values()
@@ -394,7 +395,7 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
     high = max(x[i] + width_of[i] / 2 for i in x)
     shift = -low + GAP_X / 2
     edges = [
-        (c[0], c[-1], [(x[lane] + shift, lane[2]) for lane in c[1:-1]]) for c in chains
+        (a, b, [(x[lane] + shift, lane[2]) for lane in lanes]) for a, lanes, b in chains
     ]
     return Layout(
         {i: x[i] + shift for i in layer},
@@ -407,7 +408,8 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
 
 STYLE = (
     "<style>.bx-diagram{color:var(--pst-color-text-base,#222);font:11px sans-serif}"
-    ".bx-diagram .box{fill:var(--pst-color-surface,#f3f4f5);stroke:currentColor;stroke-width:1}"
+    ".bx-diagram .box{fill:var(--pst-color-surface,#f3f4f5);stroke:currentColor;"
+    "stroke-width:1}"
     ".bx-diagram .conv{fill:var(--pst-color-primary-bg,#dbe8f7)}"
     ".bx-diagram .merge{fill:var(--pst-color-warning-bg,#fbeed5)}"
     ".bx-diagram .input{fill:none;stroke-dasharray:3 2}"
@@ -430,7 +432,7 @@ def _shape_text(n: Node) -> str:
 
 
 def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
-    """The diagram as inline SVG (HTML), top to bottom; scales down to a phone's width."""
+    """The diagram as inline SVG (HTML), top to bottom; scales to a phone's width."""
     where = layout(nodes, by_level)
     by_id = {n.id: n for n in nodes}
     parts = []
@@ -443,7 +445,7 @@ def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
             + [(where.x[b], _y(where.layer[b]) - r_b - 1)]
         )
         path = f"M{points[0][0]:.0f},{points[0][1]:.0f}"
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for (x0, y0), (x1, y1) in pairwise(points):
             mid = (y0 + y1) / 2
             path += f" C{x0:.0f},{mid:.0f} {x1:.0f},{mid:.0f} {x1:.0f},{y1:.0f}"
         parts.append(f'<path class="edge" d="{path}"/>')
@@ -453,7 +455,8 @@ def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
         if n.kind == "merge" and n.label.split(" · ")[0] in ("+", "×"):
             parts.append(
                 f'<circle class="box merge" cx="{x:.0f}" cy="{y:.0f}" r="13"/>'
-                f'<text x="{x:.0f}" y="{y + 4:.0f}">{escape(n.label.split(" · ")[0])}</text>'
+                f'<text x="{x:.0f}" y="{y + 4:.0f}">'
+                f"{escape(n.label.split(' · ')[0])}</text>"
             )
             extra = " · ".join(n.label.split(" · ")[1:])
             if extra:
@@ -521,7 +524,8 @@ def diagram(
 
 
 def conv_signature(m: nn.Conv2d) -> tuple:
-    """What a drawing says of a convolution: (in, out, kernel, stride, dilation, groups)."""
+    """What a drawing says of a convolution:
+    (in, out, kernel, stride, dilation, groups)."""
     return (
         m.in_channels,
         m.out_channels,

@@ -13,6 +13,7 @@ pins both.
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -52,6 +53,7 @@ class Fragments(nn.Module):
     def __init__(self, c: int, n: int, parallel: bool) -> None:
         super().__init__()
         self.parallel = parallel
+        self.b: nn.ModuleList | nn.Sequential
         if parallel:
             self.b = nn.ModuleList(nn.Conv2d(c, c // n, 1) for _ in range(n))
         else:
@@ -96,7 +98,7 @@ def shufflenet_v2_guidelines(batch: int = 8, hw: int = 56) -> list[Variant]:
                 Variant(
                     f"G1 x{scale}",
                     f"1:{r}",
-                    lambda c1=c1, c2=c2: _stack(lambda: g1_pair(c1, c2)),
+                    partial(_stack, partial(g1_pair, c1, c2)),
                     (batch, c1, hw, hw),
                 )
             )
@@ -109,7 +111,7 @@ def shufflenet_v2_guidelines(batch: int = 8, hw: int = 56) -> list[Variant]:
                 Variant(
                     f"G2 c={base}@g1",
                     f"g={g}",
-                    lambda c=c, g=g: _stack(lambda: nn.Conv2d(c, c, 1, groups=g)),
+                    partial(_stack, partial(nn.Conv2d, c, c, 1, groups=g)),
                     (batch, c, hw, hw),
                 )
             )
@@ -120,7 +122,7 @@ def shufflenet_v2_guidelines(batch: int = 8, hw: int = 56) -> list[Variant]:
             Variant(
                 "G3",
                 name,
-                lambda n=n, p=parallel: _stack(lambda: Fragments(128, n, p)),
+                partial(_stack, partial(Fragments, 128, n, parallel)),
                 (batch, c, hw, hw),
             )
         )
@@ -134,7 +136,7 @@ def shufflenet_v2_guidelines(batch: int = 8, hw: int = 56) -> list[Variant]:
             Variant(
                 "G4",
                 name,
-                lambda r=relu, s=shortcut: _stack(lambda: G4Bottleneck(r, s)),
+                partial(_stack, partial(G4Bottleneck, relu, shortcut)),
                 (batch, 256, hw, hw),
             )
         )
@@ -151,8 +153,8 @@ def conv_kernel_efficiency(batch: int = 8, hw: int = 56) -> list[Variant]:
             Variant(
                 "kernel size",
                 f"{k}x{k} (c={c})",
-                lambda c=c, k=k: _stack(
-                    lambda: nn.Conv2d(c, c, k, padding=k // 2, bias=False)
+                partial(
+                    _stack, partial(nn.Conv2d, c, c, k, padding=k // 2, bias=False)
                 ),
                 (batch, c, hw, hw),
             )
@@ -170,8 +172,11 @@ def depthwise_vs_dense(batch: int = 8, hw: int = 56) -> list[Variant]:
                 Variant(
                     f"3x3 at c={c}",
                     name,
-                    lambda c=c, g=groups: _stack(
-                        lambda: nn.Conv2d(c, c, 3, padding=1, groups=g, bias=False)
+                    partial(
+                        _stack,
+                        partial(
+                            nn.Conv2d, c, c, 3, padding=1, groups=groups, bias=False
+                        ),
                     ),
                     (batch, c, hw, hw),
                 )
@@ -199,7 +204,7 @@ def vovnet_fragmentation(batch: int = 8, hw: int = 56) -> list[Variant]:
         Variant(
             "3x3, 256 channels",
             f"{n} part(s)",
-            lambda n=n: _stack(lambda: Fragmented(256, n)),
+            partial(_stack, partial(Fragmented, 256, n)),
             (batch, 256, hw, hw),
         )
         for n in (1, 2, 4, 8)
@@ -222,11 +227,15 @@ class Pyramid(nn.Module):
 def bifpn_fusion(batch: int = 8, hw: int = 64) -> list[Variant]:
     """EfficientDet's fast normalised fusion vs softmax fusion, in a 3-layer BiFPN at
     64 channels on 5 levels (P3 64x64 to P7 4x4 for a 512 image)."""
+
+    def _bifpn_pyramid(fusion: str) -> nn.Module:
+        return Pyramid(BiFPN([64] * 5, 64, 3, fusion=fusion), 5)
+
     return [
         Variant(
             "BiFPN, 5 levels, 64 channels",
             fusion,
-            lambda f=fusion: Pyramid(BiFPN([64] * 5, 64, 3, fusion=f), 5),
+            partial(_bifpn_pyramid, fusion),
             (batch, 64, hw, hw),
         )
         for fusion in ("fast", "softmax")
@@ -253,7 +262,7 @@ def shufflenet_v1_groups(batch: int = 8, hw: int = 224) -> list[Variant]:
         Variant(
             "ShuffleNet v1 1x",
             f"g={g}",
-            lambda g=g: shufflenet_v1(groups=g),
+            partial(shufflenet_v1, groups=g),
             (batch, 3, hw, hw),
         )
         for g in (1, 3, 8)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from html import escape
 from numbers import Real
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def _count(item: dict, key: str) -> float:
         or not math.isfinite(value)
     ):
         raise ValueError(f"{key} must be a finite number (a raw count), got {value!r}")
-    return value
+    return cast(float, value)  # a Real: an int stays an int
 
 
 def _paper_value(papers: pd.DataFrame, model: str, metric: str, unit: str):
@@ -316,10 +317,11 @@ class Verdict:
         lines = text.strip("\n").split("\n")
         head = re.fullmatch(r"([A-Z ]+): (.+)", lines[0])
         labels = [label for _, label in _FIELDS]
-        body = [re.fullmatch(r"  ([a-z]+): (.*)", line) for line in lines[1:]]
-        if not head or not all(body) or [m[1] for m in body] != labels:
+        matches = [re.fullmatch(r"  ([a-z]+): (.*)", line) for line in lines[1:]]
+        body = [m for m in matches if m]
+        if not head or len(body) != len(matches) or [m[1] for m in body] != labels:
             raise ValueError(f"not a verdict's text: {text[:200]!r}")
-        values = {name: m[2] for (name, _), m in zip(_FIELDS, body)}
+        values = {name: m[2] for (name, _), m in zip(_FIELDS, body, strict=True)}
         return cls(claim=head[2], status=head[1].lower(), **values)
 
     def _repr_html_(self) -> str:  # a Sphinx admonition, styled by the book's theme
@@ -327,11 +329,13 @@ class Verdict:
             f"<p><strong>{label.capitalize()}</strong> ({self.kind}): "
             f"{escape(getattr(self, name))}</p>"
             if name == "evidence"
-            else f"<p><strong>{label.capitalize()}</strong>: {escape(getattr(self, name))}</p>"
+            else f"<p><strong>{label.capitalize()}</strong>: "
+            f"{escape(getattr(self, name))}</p>"
             for name, label in _FIELDS
         )
         return (
-            f'<div class="admonition {STATUSES[self.status]} verdict" id="{self.anchor}">'
+            f'<div class="admonition {STATUSES[self.status]} verdict" '
+            f'id="{self.anchor}">'
             f'<p class="admonition-title">{self.status.capitalize()}: '
             f"{escape(self.claim)}</p>{rows}</div>"
         )
@@ -403,7 +407,8 @@ def gpu_verdict(
     devices = set(rows.get("device", pd.Series(["(missing)"])))
     if devices != {"cuda"}:
         raise ValueError(
-            f"a GPU claim is judged by GPU rows only; rows have device {sorted(devices)}"
+            "a GPU claim is judged by GPU rows only; "
+            f"rows have device {sorted(devices)}"
         )
     holds, evidence = decide(rows)
     names = ", ".join(sorted(rows.device_name.astype(str).unique()))

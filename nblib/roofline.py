@@ -229,7 +229,7 @@ def rank_correlations(
     ours = latest(rows[rows.implementation == "nblib"])
     out = []
     for config, group in ours.groupby(CONFIG):
-        item = dict(zip(CONFIG, config)) | {"models": len(group)}
+        item = dict(zip(CONFIG, config, strict=True)) | {"models": len(group)}
         item["rho(MACs)"] = spearman(group.macs, group.median_ms)
         item["rho(memory access)"] = spearman(group.memory_access, group.median_ms)
         if operators is not None:

@@ -10,7 +10,7 @@ from nblib import measure
 from nblib import receptive_field as rf
 from nblib.blocks.aspp import ASPP
 from nblib.blocks.rfb import RFB
-from nblib.blocks.spp import SPPBlock, SPPFBlock, SpatialPyramidPooling
+from nblib.blocks.spp import SpatialPyramidPooling, SPPBlock, SPPFBlock
 
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:

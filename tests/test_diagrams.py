@@ -13,16 +13,12 @@ from nblib import diagrams
 from nblib.blocks.aspp import ASPP
 from nblib.blocks.rfb import RFB
 from nblib.blocks.spp import SPPBlock, SPPFBlock
-from nblib.necks.asff import ASFF
-from nblib.necks.bifpn import BiFPN
-from nblib.necks.fpn import FPN
-from nblib.necks.panet import PANet
-from nblib.necks.sfam import SFAM, TUM
 from nblib.models import (
     build,
     cspnet,
     darknet,
     densenet,
+    image_size,
     inception,
     mobilenet,
     regnet,
@@ -33,7 +29,11 @@ from nblib.models import (
     vit,
     vovnet,
 )
-from nblib.models import image_size
+from nblib.necks.asff import ASFF
+from nblib.necks.bifpn import BiFPN
+from nblib.necks.fpn import FPN
+from nblib.necks.panet import PANet
+from nblib.necks.sfam import SFAM, TUM
 
 
 def in_model(name: str, cls: type, index: int = 0):

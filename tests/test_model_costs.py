@@ -13,10 +13,8 @@ import torchvision.models as tvm
 from nblib.measure import count_macs, count_params
 from nblib.models import MODELS, build
 
-EXPECTED = {
-    row["model"]: row
-    for row in csv.DictReader(open(Path(__file__).with_name("model_costs.csv")))
-}
+with open(Path(__file__).with_name("model_costs.csv")) as costs:
+    EXPECTED = {row["model"]: row for row in csv.DictReader(costs)}
 
 
 # torchvision publishes googlenet's parameters without its auxiliary heads (its

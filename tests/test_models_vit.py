@@ -5,12 +5,11 @@ import pytest
 import timm
 import torch
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 from torch import nn
 
-from nblib.measure import mha_fast_path
-from nblib.measure import count_params
+from nblib.measure import count_params, mha_fast_path
 from nblib.models import build, vit
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 
 def randomise_head(head: nn.Linear) -> None:

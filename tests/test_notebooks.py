@@ -114,7 +114,7 @@ def test_every_verdict_follows_the_protocol(path):
     shown = sum(len(old.findall(output_text(c))) for c in cells(path))
     verdicts = chapter_verdicts(path)
     # a verdict's text/plain and its HTML title are the two places its status appears
-    assert 0 < len(verdicts) and shown == len(verdicts), (
+    assert len(verdicts) > 0 and shown == len(verdicts), (
         f"{shown} status lines but {len(verdicts)} protocol verdicts"
     )
     for v in verdicts:
@@ -128,7 +128,10 @@ def test_every_verdict_follows_the_protocol(path):
 
 
 # Words after which a number names a thing (Table 3, stage 4), not a quantity.
-_REFERENCE_WORDS = r"(?:Tables?|Sections?|Sec\.|Eqs?\.|Equations?|Figures?|Fig\.|[Cc]hapters?|[Ss]teps?|[Ss]tages?|[Ll]evels?|issue|Appendix|[Ee]xercises?)"
+_REFERENCE_WORDS = (
+    r"(?:Tables?|Sections?|Sec\.|Eqs?\.|Equations?|Figures?|Fig\.|[Cc]hapters?"
+    r"|[Ss]teps?|[Ss]tages?|[Ll]evels?|issue|Appendix|[Ee]xercises?)"
+)
 _UNITS = {
     "",
     "x",
@@ -156,7 +159,8 @@ _UNITS = {
 def unglued_numbers(markdown: str) -> list[str]:
     """Quantities written as digits in prose: a decimal, a percentage, a ratio (12x) or
     a number of 10 or more, outside glue and other roles, math, code and links. Shapes
-    (3x3), names (ResNet-50, V2, 1k), years and references (Table 3) are not quantities."""
+    (3x3), names (ResNet-50, V2, 1k), years and references (Table 3) are not
+    quantities."""
     text = re.sub(
         r"\{[\w:-]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<!--.*?-->",
         " ",
@@ -229,8 +233,8 @@ def test_glued_values_are_plain_literals(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_exercise_has_a_worked_solution(path):
-    """Each numbered exercise is followed by a dropdown 'Solution N', executed like every
-    other cell."""
+    """Each numbered exercise is followed by a dropdown 'Solution N', executed like
+    every other cell."""
     markdown = [source(c) for c in cells(path, "markdown")]
     exercises = "\n".join(markdown).split("## Exercises")[-1]
     numbers = re.findall(r"^(\d+)\. ", exercises.split(":::{dropdown}")[0], flags=re.M)

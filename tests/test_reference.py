@@ -1,4 +1,5 @@
-"""nblib.reference: the paper table's schema, comparisons, recorded timings, verdicts."""
+"""nblib.reference: the paper table's schema, comparisons, recorded timings,
+verdicts."""
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,7 @@ def test_a_reference_stands_in_where_ours_was_never_recorded(tmp_path):
         ]
     ).to_csv(tmp_path / "gpu.csv", index=False)
     rows = reference.recorded_timings(["resnet18", "vgg16"], directory=tmp_path)
-    assert list(zip(rows.model, rows.implementation)) == [
+    assert list(zip(rows.model, rows.implementation, strict=True)) == [
         ("resnet18", "nblib"),
         ("vgg16", "torchvision"),
     ]

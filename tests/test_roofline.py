@@ -132,7 +132,10 @@ def test_spearman_and_model_pairs():
     pairs = roofline.model_pairs(table, "macs", "traffic")
     assert len(pairs) == 3
     wrong = pairs[pairs["traffic ratio"] < 1]
-    assert sorted(zip(wrong["first"], wrong["second"])) == [("b", "a"), ("b", "c")]
+    assert sorted(zip(wrong["first"], wrong["second"], strict=True)) == [
+        ("b", "a"),
+        ("b", "c"),
+    ]
     assert pairs.set_index(["first", "second"]).loc[("b", "a"), "macs ratio"] == 4.0
 
 

@@ -58,7 +58,8 @@ def test_negative_batch_is_rejected():
             "550.54.15",
         ),
         (
-            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release",
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  "
+            "Release",
             "570.86.15",
         ),
     ],

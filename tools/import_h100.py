@@ -1,5 +1,6 @@
-"""Import the H100 measurements of 2026-11-23 (../shared/measurements, scripts and README
-copied to tools/h100_2026-11-23/) into data/timings/ in the benchmark's row schema.
+"""Import the H100 measurements of 2026-11-23 (../shared/measurements, scripts and
+README copied to tools/h100_2026-11-23/) into data/timings/ in the benchmark's row
+schema.
 
 `python tools/import_h100.py [MEASUREMENTS_DIR]` rewrites two files:
 - h100_reference_models_2026-11-23.csv: ten torchvision/timm models, batch 128, bf16
@@ -69,7 +70,8 @@ def reference_rows(path: Path) -> list[dict]:
                 "experiment": "",
                 "variant": "",
                 "statistic": "fastest of 3 repeats, mean of 30 calls (bf16 autocast)",
-                "source": f"tools/h100_2026-11-23/reference_models_gpu.py ({path.name})",
+                "source": "tools/h100_2026-11-23/reference_models_gpu.py "
+                f"({path.name})",
             }
         )
     return rows
@@ -100,13 +102,15 @@ def guideline_rows(path: Path) -> list[dict]:
                 "peak_fraction": "",
                 "experiment": r["experiment"],
                 "variant": r["variant"],
-                "statistic": "fastest of 3 repeats of 200 calls; median_ms = 1000 / batches per s"
+                "statistic": "fastest of 3 repeats of 200 calls; "
+                "median_ms = 1000 / batches per s"
                 + (
                     "; bf16 weights and input (not autocast)"
                     if bf16
                     else "; fp32 convolutions run as TF32 (cuDNN's default)"
                 ),
-                "source": f"tools/h100_2026-11-23/shufflenet_guidelines_gpu.py ({path.name})",
+                "source": "tools/h100_2026-11-23/shufflenet_guidelines_gpu.py "
+                f"({path.name})",
             }
         )
     return rows
