@@ -20,30 +20,37 @@ from torch import nn
 
 from nblib.datafiles import device_spec
 from nblib.measure import count_params, op_costs
-from nblib.models import build, image_size  # noqa: F401 (the chapter uses it here)
+from nblib.models import (  # noqa: F401 (the chapter uses image_size from here)
+    REGISTRY,
+    build,
+    image_size,
+)
 from nblib.plots import COLORS
 
 BYTES_PER_ELEMENT = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
-# Registry-name prefix -> family, first match wins (more specific prefixes first).
-FAMILIES = [
-    ("vgg", "VGG"),
-    ("resnext", "ResNeXt"),
-    ("resnest", "ResNeSt"),
-    ("res2net", "Res2Net"),
-    ("preact_resnet", "ResNet"),
-    ("seresnet", "ResNet"),
-    ("resnet", "ResNet"),
-    ("densenet", "DenseNet"),
-    ("googlenet", "Inception"),
-    ("inception", "Inception"),
-    ("vit", "ViT"),
-    ("mobilenet", "MobileNet"),
-    ("shufflenet", "ShuffleNet"),
-    ("darknet", "Darknet/CSP"),
-    ("csp", "Darknet/CSP"),
-    ("vovnet", "VoVNet"),
-    ("regnet", "RegNet"),
-]
+# Registry name -> family, from the registry's records; a name a registry name
+# prefixes (a neck model: "resnet50_fpn") takes that model's family. Longest first, so
+# the first match is the most specific.
+FAMILIES = sorted(
+    ((r.name, r.family) for r in REGISTRY), key=lambda pair: -len(pair[0])
+)
+# The order families take colours and markers in every figure: kept fixed so figures
+# keep their colours; a family not listed follows, in registry order.
+FAMILY_ORDER = (
+    "VGG",
+    "ResNeXt",
+    "ResNeSt",
+    "Res2Net",
+    "ResNet",
+    "DenseNet",
+    "Inception",
+    "ViT",
+    "MobileNet",
+    "ShuffleNet",
+    "Darknet/CSP",
+    "VoVNet",
+    "RegNet",
+)
 MARKERS = "osD^v"
 # A configuration of the benchmark: one timing per model and implementation.
 CONFIG = ["device_name", "dtype", "memory_format", "compiled", "batch"]
@@ -287,7 +294,7 @@ def row_intensity(rows: pd.DataFrame, traffic: pd.DataFrame) -> pd.Series:
 
 def family_style(families: Sequence[str]) -> dict[str, dict]:
     """A colour and marker per family, the same in every figure of the book."""
-    order = [*dict.fromkeys(f for _, f in FAMILIES), "other"]
+    order = [*dict.fromkeys([*FAMILY_ORDER, *(r.family for r in REGISTRY)]), "other"]
     return {
         f: {"color": COLORS[i % len(COLORS)], "marker": MARKERS[i // len(COLORS)]}
         for i, f in enumerate(order)
