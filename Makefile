@@ -12,7 +12,7 @@ NOTEBOOKS := $(CHAPTERS) ledger.ipynb build_report.ipynb
 # `execute` uses the same setting so the stored outputs come from the same arithmetic.
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: html test unit nbval site-from-outputs execute clean
+.PHONY: html lint unit test site-from-outputs execute clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version'
@@ -25,9 +25,20 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 html: $(VENV)/.installed
 	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
-## test: the site from the stored outputs (zero warnings), then unit tests, the browser
-## test of that site, and strict nbval re-executing every chapter against its outputs
+## lint: ruff (rules and formatting, settings in pyproject.toml) and mypy over nblib
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check nblib tests tools
+	$(VENV)/bin/ruff format --check nblib tests tools
+	$(VENV)/bin/mypy nblib
+
+## unit: the unit tests alone (no notebooks, no browser test of the site): the quick loop
+unit: $(VENV)/.installed
+	$(ONE_THREAD) $(PY) -m pytest -p no:cacheprovider -q -n 2 tests --ignore=tests/test_site.py
+
+## test: lint, then the site from the stored outputs (zero warnings), unit tests, the
+## browser test of that site, and strict nbval re-executing every chapter against its outputs
 test: $(VENV)/.installed
+	$(MAKE) lint
 	$(MAKE) site-from-outputs
 	$(ONE_THREAD) $(PY) -m pytest -p no:cacheprovider -n 2 --dist loadscope --nbval --nbval-current-env \
 		--nbval-cell-timeout=600 tests $(NOTEBOOKS)

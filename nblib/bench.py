@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -91,8 +92,8 @@ def implementations(name: str, references: bool) -> list[tuple[str, Callable]]:
     if name in NECK_MODELS:
         return [("nblib", NECK_MODELS[name][0])]
     pairs = [("nblib", lambda: build(name))]
-    if references and reference_source(name):
-        pairs.append((reference_source(name), lambda: build_reference(name)))
+    if references and (source := reference_source(name)):
+        pairs.append((source, lambda: build_reference(name)))
     return pairs
 
 
@@ -123,7 +124,7 @@ def time_alternately(
     hits ours and theirs alike."""
     for config in configs:
         shape = (config["batch"], 3, size, size)
-        records = {label: [] for label in built}
+        records: dict[str, list[TimingRecord]] = {label: [] for label in built}
         for _ in range(repeats):
             for label, model in built.items():
                 records[label].append(
@@ -167,7 +168,7 @@ def benchmark_model(
     with torch.device(device):
         built = {label: make() for label, make in pairs}
     costs = {
-        label: {"implementation": label} | architecture_costs(model, (1, 3, size, size))
+        label: architecture_costs(model, (1, 3, size, size))
         for label, model in built.items()
     }
     configs = configurations(device.type, batch, compile, eager)
@@ -179,6 +180,7 @@ def benchmark_model(
             peak = peak_tflops(record.device_name, config["dtype"])
             yield (
                 record.as_dict()
+                | {"implementation": label}
                 | costs[label]
                 | {
                     "cv": round(cv, 4),
@@ -310,31 +312,48 @@ def benchmark_experiment(
     groups: dict[str, list] = {}
     for v in experiments.variants(name, batch, hw):
         groups.setdefault(v.experiment, []).append(v)
-    configs = [{"dtype": "fp32", "channels_last": False}]
+    configs: list[dict[str, Any]] = [{"dtype": "fp32", "channels_last": False}]
     if device.type == "cuda":
         configs.append({"dtype": "bf16", "channels_last": True})
     for group, variants in groups.items():
         with torch.device(device):
             built = [(v, v.build()) for v in variants]
-        costs = {v.variant: architecture_costs(m, (1, *v.input_shape[1:]))
-                 for v, m in built}
+        costs = {
+            v.variant: architecture_costs(m, (1, *v.input_shape[1:])) for v, m in built
+        }
         for config in configs:
             records: dict[str, list[TimingRecord]] = {v.variant: [] for v in variants}
             for _ in range(repeats):
                 for v, module in built:
-                    records[v.variant].append(time_model(
-                        module, v.input_shape, name=name, min_run_time=min_run_time,
-                        dtype=config["dtype"], channels_last=config["channels_last"]))
+                    records[v.variant].append(
+                        time_model(
+                            module,
+                            v.input_shape,
+                            name=name,
+                            min_run_time=min_run_time,
+                            dtype=config["dtype"],
+                            channels_last=config["channels_last"],
+                        )
+                    )
             for variant, timed in records.items():
                 record, cv = summarise(timed)
                 tflops = 2 * costs[variant]["macs"] * record.images_per_s / 1e12
                 peak = peak_tflops(record.device_name, config["dtype"])
-                yield (record.as_dict() | {"implementation": "nblib"} | costs[variant]
-                       | {"cv": round(cv, 4), "tflops": round(tflops, 3),
-                          "peak_tflops": peak,
-                          "peak_fraction": peak and round(tflops / peak, 4),
-                          "experiment": group, "variant": variant, "statistic": "",
-                          "source": f"python -m nblib.bench --experiments {name}"})
+                yield (
+                    record.as_dict()
+                    | {"implementation": "nblib"}
+                    | costs[variant]
+                    | {
+                        "cv": round(cv, 4),
+                        "tflops": round(tflops, 3),
+                        "peak_tflops": peak,
+                        "peak_fraction": peak and round(tflops / peak, 4),
+                        "experiment": group,
+                        "variant": variant,
+                        "statistic": "",
+                        "source": f"python -m nblib.bench --experiments {name}",
+                    }
+                )
         del built
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -353,11 +372,15 @@ def run_experiments(
     out_dir/<device>-experiments.csv (the bench's columns plus experiment and variant);
     `batch` and `hw` shrink every variant (the tests run them tiny on a CPU)."""
     if isinstance(names, str) or not names:
-        raise ValueError(f"names must be a non-empty list of experiments, got {names!r}")
+        raise ValueError(
+            f"names must be a non-empty list of experiments, got {names!r}"
+        )
     unknown = [n for n in names if n not in experiments.EXPERIMENTS]
     if unknown:
-        raise ValueError(f"experiments {unknown} are unknown; known: "
-                         f"{', '.join(sorted(experiments.EXPERIMENTS))}")
+        raise ValueError(
+            f"experiments {unknown} are unknown; known: "
+            f"{', '.join(sorted(experiments.EXPERIMENTS))}"
+        )
     check_positive(repeats=repeats)
     check_finite_positive(min_run_time=min_run_time)
     device = best_device()
@@ -367,7 +390,9 @@ def run_experiments(
     with open_for_append(path, EXPERIMENT_COLUMNS) as f:
         writer = csv.DictWriter(f, fieldnames=EXPERIMENT_COLUMNS)
         for name in names:
-            for row in benchmark_experiment(name, device, min_run_time, repeats, batch, hw):
+            for row in benchmark_experiment(
+                name, device, min_run_time, repeats, batch, hw
+            ):
                 writer.writerow(row)
                 f.flush()
     return path
@@ -398,7 +423,8 @@ def _experiment_list(text: str) -> list[str]:
     unknown = [n for n in names if n not in experiments.EXPERIMENTS]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown experiments {unknown}; known: {', '.join(experiments.EXPERIMENTS)}"
+            f"unknown experiments {unknown}; "
+            f"known: {', '.join(experiments.EXPERIMENTS)}"
         )
     return names
 
@@ -470,8 +496,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.experiments is not None:
         if args.models is not None:
             parser.error("--experiments and --models are separate runs: give one")
-        path = run_experiments(args.experiments, args.min_run_time, args.out,
-                               repeats=args.repeats)
+        path = run_experiments(
+            args.experiments, args.min_run_time, args.out, repeats=args.repeats
+        )
         print(f"results appended to {path}")
         return
     if args.models is not None:

@@ -35,31 +35,47 @@ def on_meta(builder: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
     """Build a model on the meta device (shapes, parameters and MACs, no storage):
     `builder` is a registry name or a function returning a module."""
     with torch.device("meta"):
-        return build(builder, **kwargs) if isinstance(builder, str) else builder(**kwargs)
+        return (
+            build(builder, **kwargs) if isinstance(builder, str) else builder(**kwargs)
+        )
 
 
 def live_timings(
-    names: Sequence[str], gpu_size: int = 224, cpu_size: int = 112,
+    names: Sequence[str],
+    gpu_size: int = 224,
+    cpu_size: int = 112,
     min_run_time: float = 0.3,
 ) -> tuple[str, pd.DataFrame]:
     """Time registry models at batch 1 on the best device, beside their counted MACs:
-    (a line naming the device, threads and size; a table of GMACs, median ms and GMAC/s).
-    On a CPU the image shrinks to `cpu_size` so that CI stays fast, and the line says so.
+    (a line naming the device, threads and size; a table of GMACs, median ms and
+    GMAC/s). On a CPU the image shrinks to `cpu_size` so that CI stays fast, and the
+    line says so.
     """
     if isinstance(names, str) or not names:
-        raise ValueError(f"names must be a non-empty list of model names, got {names!r}")
+        raise ValueError(
+            f"names must be a non-empty list of model names, got {names!r}"
+        )
     device = timing.best_device()
     size = gpu_size if device.type == "cuda" else cpu_size
-    line = (f"{timing.device_name(device)}, {torch.get_num_threads()} thread(s), batch 1, "
-            f"{size}x{size}" + ("" if size == gpu_size else f" (not {gpu_size})"))
+    line = (
+        f"{timing.device_name(device)}, {torch.get_num_threads()} thread(s), batch 1, "
+        f"{size}x{size}" + ("" if size == gpu_size else f" (not {gpu_size})")
+    )
     rows = []
     for name in names:
         image = (1, 3, size, size)
-        ms = timing.time_model(build(name), image, name=name,
-                               min_run_time=min_run_time).median_ms
+        ms = timing.time_model(
+            build(name), image, name=name, min_run_time=min_run_time
+        ).median_ms
         gmacs = measure.count_macs(on_meta(name), image) / 1e9
-        rows.append({"model": name, "GMACs": gmacs, "median ms": ms,
-                     "GMACs per s": 1e3 * gmacs / ms})
+        rows.append(
+            {
+                "model": name,
+                "GMACs": gmacs,
+                "median ms": ms,
+                "GMACs per s": 1e3 * gmacs / ms,
+            }
+        )
     return line, pd.DataFrame(rows).round(2)
 
 

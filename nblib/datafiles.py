@@ -94,7 +94,7 @@ def _rows(path: Path, columns: list[str], extra: bool) -> list[tuple[int, dict]]
                     f"header has {len(header)} (a row cut short, or two rows run "
                     "together?)"
                 )
-            rows.append((reader.line_num, dict(zip(header, fields_))))
+            rows.append((reader.line_num, dict(zip(header, fields_, strict=True))))
     return rows
 
 
@@ -144,7 +144,8 @@ def _unique(path: Path, rows: list[tuple[int, dict]], key: list[str]) -> None:
         k = tuple(row[c] for c in key)
         if k in seen:
             raise ValueError(
-                f"{path}, line {line}: {dict(zip(key, k))} repeats line {seen[k]}; "
+                f"{path}, line {line}: {dict(zip(key, k, strict=True))} "
+                f"repeats line {seen[k]}; "
                 f"each {' + '.join(key)} may appear once"
             )
         seen[k] = line
@@ -226,7 +227,8 @@ def device_spec(name: str, dtype: str, path: Path | None = None) -> dict | None:
         return None
     if len(match) > 1:
         raise ValueError(
-            f"name {name!r} matches several device patterns: {list(match.device_pattern)}"
+            f"name {name!r} matches several device patterns: "
+            f"{list(match.device_pattern)}"
         )
     row = match.iloc[0]
     return {

@@ -10,6 +10,7 @@ theme (light or dark).
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from html import escape
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -19,26 +20,74 @@ from torch.utils._pytree import tree_flatten
 from nblib.measure import check_input_shape
 
 NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.BatchNorm1d)
-ACTS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.GELU,
-        nn.LeakyReLU, nn.Mish, nn.Tanh, nn.PReLU)
+NORM_LABELS: dict[type[nn.Module], str] = {nn.BatchNorm2d: "BN", nn.BatchNorm1d: "BN"}
+ACTS = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.SiLU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Sigmoid,
+    nn.GELU,
+    nn.LeakyReLU,
+    nn.Mish,
+    nn.Tanh,
+    nn.PReLU,
+)
 # Functions that only relabel a tensor: the diagram follows them through.
-PASS_THROUGH = {"view", "reshape", "flatten", "contiguous", "__getitem__", "squeeze",
-                "unsqueeze", "expand_as", "expand", "clone", "to", "float", "type_as",
-                "permute", "unbind", "__iter__"}
+PASS_THROUGH = {
+    "view",
+    "reshape",
+    "flatten",
+    "contiguous",
+    "__getitem__",
+    "squeeze",
+    "unsqueeze",
+    "expand_as",
+    "expand",
+    "clone",
+    "to",
+    "float",
+    "type_as",
+    "permute",
+    "unbind",
+    "__iter__",
+}
 # Functions drawn as a node: merges, splits and the few element-wise ops blocks use.
-DRAWN = {"add": "+", "__add__": "+", "__iadd__": "+", "add_": "+", "__radd__": "+",
-         "cat": "concat", "mul": "×", "__mul__": "×", "__rmul__": "×", "mul_": "×",
-         "chunk": "split", "split": "split", "transpose": "channel shuffle",
-         "relu": "ReLU", "relu_": "ReLU", "sigmoid": "sigmoid", "softmax": "softmax",
-         "interpolate": "upsample", "max_pool2d": "max pool", "avg_pool2d": "avg pool",
-         "adaptive_avg_pool2d": "global avg pool", "mean": "mean", "sum": "sum",
-         "scaled_dot_product_attention": "attention", "matmul": "matmul",
-         "__matmul__": "matmul", "linear": "linear"}
+DRAWN = {
+    "add": "+",
+    "__add__": "+",
+    "__iadd__": "+",
+    "add_": "+",
+    "__radd__": "+",
+    "cat": "concat",
+    "mul": "×",
+    "__mul__": "×",
+    "__rmul__": "×",
+    "mul_": "×",
+    "chunk": "split",
+    "split": "split",
+    "transpose": "channel shuffle",
+    "relu": "ReLU",
+    "relu_": "ReLU",
+    "sigmoid": "sigmoid",
+    "softmax": "softmax",
+    "interpolate": "upsample",
+    "max_pool2d": "max pool",
+    "avg_pool2d": "avg pool",
+    "adaptive_avg_pool2d": "global avg pool",
+    "mean": "mean",
+    "sum": "sum",
+    "scaled_dot_product_attention": "attention",
+    "matmul": "matmul",
+    "__matmul__": "matmul",
+    "linear": "linear",
+}
 
 
 @dataclass
 class Node:
-    """One box of the diagram: what ran, its settings, and where its inputs came from."""
+    """One box of the diagram: what ran, its settings, where its inputs came from."""
 
     id: int
     kind: str  # input, conv, linear, norm, act, pool, merge, split, other
@@ -69,7 +118,11 @@ def _describe(m: nn.Module) -> tuple[str, str, str]:
     if isinstance(m, nn.Linear):
         return "linear", "linear", f"{m.in_features}→{m.out_features}"
     if isinstance(m, NORMS):
-        return "norm", {nn.BatchNorm2d: "BN", nn.BatchNorm1d: "BN"}.get(type(m), type(m).__name__), ""
+        return (
+            "norm",
+            NORM_LABELS.get(type(m), type(m).__name__),
+            "",
+        )
     if isinstance(m, ACTS):
         return "act", type(m).__name__, ""
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
@@ -93,7 +146,9 @@ class _Tracer(TorchFunctionMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         if self.graph.depth == 0:
-            self.graph.functional(getattr(func, "__name__", str(func)), (args, kwargs), out)
+            self.graph.functional(
+                getattr(func, "__name__", str(func)), (args, kwargs), out
+            )
         return out
 
 
@@ -103,16 +158,28 @@ class Graph:
     def __init__(self) -> None:
         self.nodes: list[Node] = []
         self.producer: dict[int, int] = {}  # id(tensor) -> node id
-        self.keep: list[torch.Tensor] = []  # keeps traced tensors alive (ids stay unique)
+        self.keep: list[
+            torch.Tensor
+        ] = []  # keeps traced tensors alive (ids stay unique)
         self.depth = 0
 
     def add(self, kind, label, detail, inputs, out, module=None) -> None:
-        sources = list(dict.fromkeys(
-            self.producer[id(t)] for t in inputs if id(t) in self.producer))
+        sources = list(
+            dict.fromkeys(
+                self.producer[id(t)] for t in inputs if id(t) in self.producer
+            )
+        )
         outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
-        node = Node(len(self.nodes), kind, label, detail, sources, module,
-                    tuple(outs[0].shape) if outs else (),
-                    conv_signature(module) if isinstance(module, nn.Conv2d) else None)
+        node = Node(
+            len(self.nodes),
+            kind,
+            label,
+            detail,
+            sources,
+            module,
+            tuple(outs[0].shape) if outs else (),
+            conv_signature(module) if isinstance(module, nn.Conv2d) else None,
+        )
         self.nodes.append(node)
         for t in outs:
             self.producer[id(t)] = node.id
@@ -133,9 +200,19 @@ class Graph:
                     self.keep.append(t)
         elif name in DRAWN:
             label = DRAWN[name]
-            kind = ("merge" if label in ("+", "concat", "×") else "split" if label == "split"
-                    else "linear" if label == "linear" else "pool" if "pool" in label
-                    else "act" if label in ("ReLU", "sigmoid", "softmax") else "other")
+            kind = (
+                "merge"
+                if label in ("+", "concat", "×")
+                else "split"
+                if label == "split"
+                else "linear"
+                if label == "linear"
+                else "pool"
+                if "pool" in label
+                else "act"
+                if label in ("ReLU", "sigmoid", "softmax")
+                else "other"
+            )
             self.add(kind, label, "", tensors, out)
 
 
@@ -171,12 +248,21 @@ def trace(module: nn.Module, input_shape: Shapes) -> Graph:
             graph.functional("view", args, out)  # drawn through, like a relabelling
         elif graph.depth == 0:
             kind, label, detail = _describe(m)
-            graph.add(kind, label, detail, [t for t in tree_flatten(args)[0]
-                                            if isinstance(t, torch.Tensor)], out, m)
+            graph.add(
+                kind,
+                label,
+                detail,
+                [t for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor)],
+                out,
+                m,
+            )
 
     for m in module.modules():
         if not list(m.children()) and m is not module:
-            hooks += [m.register_forward_pre_hook(enter), m.register_forward_hook(leave)]
+            hooks += [
+                m.register_forward_pre_hook(enter),
+                m.register_forward_hook(leave),
+            ]
     was_training = module.training
     try:
         with torch.no_grad(), _Tracer(graph):
@@ -197,16 +283,21 @@ def fuse(graph: Graph) -> list[Node]:
     nodes: dict[int, Node] = {}
     for n in graph.nodes:
         inputs = [merged.get(i, i) for i in n.inputs]
-        if (n.kind in ("norm", "act") and len(inputs) == 1 and consumers[n.inputs[0]] == 1
-                and nodes[inputs[0]].kind in ("conv", "linear", "norm", "act", "merge")
-                and not (nodes[inputs[0]].kind == "merge" and n.kind == "norm")):
+        if (
+            n.kind in ("norm", "act")
+            and len(inputs) == 1
+            and consumers[n.inputs[0]] == 1
+            and nodes[inputs[0]].kind in ("conv", "linear", "norm", "act", "merge")
+            and not (nodes[inputs[0]].kind == "merge" and n.kind == "norm")
+        ):
             host = nodes[inputs[0]]
             host.label += f" · {n.label}"
             host.shape = n.shape
             merged[n.id] = host.id
             continue
-        nodes[n.id] = Node(n.id, n.kind, n.label, n.detail, inputs, n.module, n.shape,
-                           n.conv)
+        nodes[n.id] = Node(
+            n.id, n.kind, n.label, n.detail, inputs, n.module, n.shape, n.conv
+        )
     return list(nodes.values())
 
 
@@ -236,32 +327,40 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
     for n in nodes:
         layer[n.id] = 1 + max((layer[i] for i in n.inputs), default=-1)
     sizes = sorted({n.shape[-1] for n in nodes if len(n.shape) == 4}, reverse=True)
-    column: dict = {n.id: sizes.index(n.shape[-1]) if by_level and len(n.shape) == 4
-                    else 0 for n in nodes}
+    column: dict = {
+        n.id: sizes.index(n.shape[-1]) if by_level and len(n.shape) == 4 else 0
+        for n in nodes
+    }
     rows: dict[int, list] = defaultdict(list)  # items: node ids, or (edge, k) lanes
     preds: dict = defaultdict(list)
     succs: dict = defaultdict(list)
-    chains = []
+    chains: list[tuple[int, list[tuple[int, int, int]], int]] = []  # from, lanes, to
     for n in nodes:
         rows[layer[n.id]].append(n.id)
         for i in n.inputs:
-            chain = [i] + [(i, n.id, d) for d in range(layer[i] + 1, layer[n.id])] + [n.id]
-            for d, lane in enumerate(chain[1:-1], start=layer[i] + 1):
+            lanes = [(i, n.id, d) for d in range(layer[i] + 1, layer[n.id])]
+            chain = [i, *lanes, n.id]
+            for d, lane in enumerate(lanes, start=layer[i] + 1):
                 rows[d].append(lane)
                 column[lane] = column[n.id]
-            for a, b in zip(chain, chain[1:]):
+            for a, b in pairwise(chain):
                 preds[b].append(a)
                 succs[a].append(b)
-            chains.append(chain)
-    width_of = {item: (BOX_W if isinstance(item, int) else LANE) for r in rows.values()
-                for item in r}
+            chains.append((i, lanes, n.id))
+    width_of = {
+        item: (BOX_W if isinstance(item, int) else LANE)
+        for r in rows.values()
+        for item in r
+    }
 
     def cell_width(items: list) -> float:
         return sum(width_of[i] for i in items) + GAP_X * (len(items) - 1)
 
     columns = sorted(set(column.values()))
-    span = {c: max(cell_width([i for i in r if column[i] == c]) for r in rows.values())
-            for c in columns}
+    span = {
+        c: max(cell_width([i for i in r if column[i] == c]) for r in rows.values())
+        for c in columns
+    }
     left_of, left = {}, 0.0
     for c in columns:
         left_of[c], left = left, left + span[c] + GAP_X
@@ -277,25 +376,40 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
 
     for depth in sorted(rows):
         place(rows[depth])
-    for order, neighbours in ((sorted(rows), preds), (sorted(rows, reverse=True), succs),
-                              (sorted(rows), preds)):
+    for order, neighbours in (
+        (sorted(rows), preds),
+        (sorted(rows, reverse=True), succs),
+        (sorted(rows), preds),
+    ):
         for depth in order:
             row = rows[depth]
-            key = {i: sum(x[j] for j in neighbours[i]) / len(neighbours[i])
-                   if neighbours[i] else x[i] for i in row}
+            key = {
+                i: sum(x[j] for j in neighbours[i]) / len(neighbours[i])
+                if neighbours[i]
+                else x[i]
+                for i in row
+            }
             row.sort(key=lambda i: (column[i], key[i]))
             place(row)
     low = min(x[i] - width_of[i] / 2 for i in x)
     high = max(x[i] + width_of[i] / 2 for i in x)
     shift = -low + GAP_X / 2
-    edges = [(c[0], c[-1], [(x[lane] + shift, lane[2]) for lane in c[1:-1]]) for c in chains]
-    return Layout({i: x[i] + shift for i in layer}, layer, edges,
-                  high - low + GAP_X, max(layer.values()) + 1)
+    edges = [
+        (a, b, [(x[lane] + shift, lane[2]) for lane in lanes]) for a, lanes, b in chains
+    ]
+    return Layout(
+        {i: x[i] + shift for i in layer},
+        layer,
+        edges,
+        high - low + GAP_X,
+        max(layer.values()) + 1,
+    )
 
 
 STYLE = (
     "<style>.bx-diagram{color:var(--pst-color-text-base,#222);font:11px sans-serif}"
-    ".bx-diagram .box{fill:var(--pst-color-surface,#f3f4f5);stroke:currentColor;stroke-width:1}"
+    ".bx-diagram .box{fill:var(--pst-color-surface,#f3f4f5);stroke:currentColor;"
+    "stroke-width:1}"
     ".bx-diagram .conv{fill:var(--pst-color-primary-bg,#dbe8f7)}"
     ".bx-diagram .merge{fill:var(--pst-color-warning-bg,#fbeed5)}"
     ".bx-diagram .input{fill:none;stroke-dasharray:3 2}"
@@ -318,18 +432,20 @@ def _shape_text(n: Node) -> str:
 
 
 def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
-    """The diagram as inline SVG (HTML), top to bottom; scales down to a phone's width."""
+    """The diagram as inline SVG (HTML), top to bottom; scales to a phone's width."""
     where = layout(nodes, by_level)
     by_id = {n.id: n for n in nodes}
     parts = []
     for a, b, bends in where.edges:
         r_a = 13 if by_id[a].label.split(" · ")[0] in ("+", "×") else BOX_H / 2
         r_b = 13 if by_id[b].label.split(" · ")[0] in ("+", "×") else BOX_H / 2
-        points = ([(where.x[a], _y(where.layer[a]) + r_a)]
-                  + [(bx, _y(d)) for bx, d in bends]
-                  + [(where.x[b], _y(where.layer[b]) - r_b - 1)])
+        points = (
+            [(where.x[a], _y(where.layer[a]) + r_a)]
+            + [(bx, _y(d)) for bx, d in bends]
+            + [(where.x[b], _y(where.layer[b]) - r_b - 1)]
+        )
         path = f"M{points[0][0]:.0f},{points[0][1]:.0f}"
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for (x0, y0), (x1, y1) in pairwise(points):
             mid = (y0 + y1) / 2
             path += f" C{x0:.0f},{mid:.0f} {x1:.0f},{mid:.0f} {x1:.0f},{y1:.0f}"
         parts.append(f'<path class="edge" d="{path}"/>')
@@ -337,18 +453,27 @@ def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
         x, y = where.x[n.id], _y(where.layer[n.id])
         lines = [n.label] + [t for t in (n.detail, _shape_text(n)) if t]
         if n.kind == "merge" and n.label.split(" · ")[0] in ("+", "×"):
-            parts.append(f'<circle class="box merge" cx="{x:.0f}" cy="{y:.0f}" r="13"/>'
-                         f'<text x="{x:.0f}" y="{y + 4:.0f}">{escape(n.label.split(" · ")[0])}</text>')
+            parts.append(
+                f'<circle class="box merge" cx="{x:.0f}" cy="{y:.0f}" r="13"/>'
+                f'<text x="{x:.0f}" y="{y + 4:.0f}">'
+                f"{escape(n.label.split(' · ')[0])}</text>"
+            )
             extra = " · ".join(n.label.split(" · ")[1:])
             if extra:
-                parts.append(f'<text x="{x + 18:.0f}" y="{y + 4:.0f}" '
-                             f'style="text-anchor:start">{escape(extra)}</text>')
+                parts.append(
+                    f'<text x="{x + 18:.0f}" y="{y + 4:.0f}" '
+                    f'style="text-anchor:start">{escape(extra)}</text>'
+                )
             continue
-        parts.append(f'<rect class="box {n.kind}" x="{x - BOX_W / 2:.0f}" '
-                     f'y="{y - BOX_H / 2:.0f}" width="{BOX_W}" height="{BOX_H}" rx="5"/>')
+        parts.append(
+            f'<rect class="box {n.kind}" x="{x - BOX_W / 2:.0f}" '
+            f'y="{y - BOX_H / 2:.0f}" width="{BOX_W}" height="{BOX_H}" rx="5"/>'
+        )
         top = y - (len(lines) - 1) * 6.5 + 4
         for k, line in enumerate(lines[:3]):
-            parts.append(f'<text x="{x:.0f}" y="{top + 13 * k:.0f}">{escape(line)}</text>')
+            parts.append(
+                f'<text x="{x:.0f}" y="{top + 13 * k:.0f}">{escape(line)}</text>'
+            )
     height = where.depth * (BOX_H + GAP_Y) + GAP_Y
     label = escape(title or "block diagram")
     return (
@@ -376,15 +501,20 @@ class Diagram:
 
     def __repr__(self) -> str:
         counts = Counter(n.kind for n in self.nodes if n.kind != "input")
-        merges = Counter(n.label.split(" · ")[0] for n in self.nodes
-                         if n.kind in ("merge", "split"))
+        merges = Counter(
+            n.label.split(" · ")[0] for n in self.nodes if n.kind in ("merge", "split")
+        )
         what = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         how = ", ".join(f"{v} {k}" for k, v in sorted(merges.items()))
         return f"Diagram of {self.title}: {what}" + (f" (merges: {how})" if how else "")
 
 
-def diagram(module: nn.Module, input_shape: Shapes, title: str = "",
-            by_level: bool | None = None) -> Diagram:
+def diagram(
+    module: nn.Module,
+    input_shape: Shapes,
+    title: str = "",
+    by_level: bool | None = None,
+) -> Diagram:
     """Trace `module` at `input_shape` and return its drawable, fused diagram; a module
     that takes a list of maps (a neck) is drawn a column per pyramid level unless
     `by_level` says otherwise."""
@@ -394,8 +524,16 @@ def diagram(module: nn.Module, input_shape: Shapes, title: str = "",
 
 
 def conv_signature(m: nn.Conv2d) -> tuple:
-    """What a drawing says of a convolution: (in, out, kernel, stride, dilation, groups)."""
-    return (m.in_channels, m.out_channels, m.kernel_size, m.stride, m.dilation, m.groups)
+    """What a drawing says of a convolution:
+    (in, out, kernel, stride, dilation, groups)."""
+    return (
+        m.in_channels,
+        m.out_channels,
+        m.kernel_size,
+        m.stride,
+        m.dilation,
+        m.groups,
+    )
 
 
 def convolutions(nodes: list[Node] | tuple[Node, ...]) -> Counter:
@@ -406,11 +544,14 @@ def convolutions(nodes: list[Node] | tuple[Node, ...]) -> Counter:
 
 def module_convolutions(module: nn.Module) -> Counter:
     """The same signature for every Conv2d the module holds now."""
-    return Counter(conv_signature(m) for m in module.modules() if isinstance(m, nn.Conv2d))
+    return Counter(
+        conv_signature(m) for m in module.modules() if isinstance(m, nn.Conv2d)
+    )
 
 
-def block_input(model: nn.Module, input_shape: tuple[int, ...], block: nn.Module
-                ) -> tuple[int, ...] | list[tuple[int, ...]]:
+def block_input(
+    model: nn.Module, input_shape: tuple[int, ...], block: nn.Module
+) -> tuple[int, ...] | list[tuple[int, ...]]:
     """The shape (or list of shapes) `block` receives when `model` runs on
     `input_shape`: what to draw a block of a real network at."""
     seen: list = []
@@ -418,18 +559,25 @@ def block_input(model: nn.Module, input_shape: tuple[int, ...], block: nn.Module
     def grab(m, args):
         if not seen:
             first = args[0]
-            seen.append([tuple(t.shape) for t in first] if isinstance(first, (list, tuple))
-                        else tuple(first.shape))
+            seen.append(
+                [tuple(t.shape) for t in first]
+                if isinstance(first, (list, tuple))
+                else tuple(first.shape)
+            )
 
     handle = block.register_forward_pre_hook(grab)
     param = next(model.parameters(), None)
-    x = torch.randn(check_input_shape(input_shape),
-                    device=param.device if param is not None else "cpu")
+    x = torch.randn(
+        check_input_shape(input_shape),
+        device=param.device if param is not None else "cpu",
+    )
     try:
         with torch.no_grad():
             model.eval()(x)
     finally:
         handle.remove()
     if not seen:
-        raise ValueError(f"{type(block).__name__} is not called by {type(model).__name__}")
+        raise ValueError(
+            f"{type(block).__name__} is not called by {type(model).__name__}"
+        )
     return seen[0]

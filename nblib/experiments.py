@@ -13,6 +13,7 @@ pins both.
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -52,6 +53,7 @@ class Fragments(nn.Module):
     def __init__(self, c: int, n: int, parallel: bool) -> None:
         super().__init__()
         self.parallel = parallel
+        self.b: nn.ModuleList | nn.Sequential
         if parallel:
             self.b = nn.ModuleList(nn.Conv2d(c, c // n, 1) for _ in range(n))
         else:
@@ -92,26 +94,52 @@ def shufflenet_v2_guidelines(batch: int = 8, hw: int = 56) -> list[Variant]:
         base = 128 * scale
         for r in (1, 2, 6, 12):  # c1 * c2 = base^2: the FLOPs of every ratio equal
             c1, c2 = round(base / math.sqrt(r)), round(base * math.sqrt(r))
-            out.append(Variant(f"G1 x{scale}", f"1:{r}",
-                               lambda c1=c1, c2=c2: _stack(lambda: g1_pair(c1, c2)),
-                               (batch, c1, hw, hw)))
+            out.append(
+                Variant(
+                    f"G1 x{scale}",
+                    f"1:{r}",
+                    partial(_stack, partial(g1_pair, c1, c2)),
+                    (batch, c1, hw, hw),
+                )
+            )
     for base in (128, 256, 512):
         for g in (1, 2, 4, 8):
-            c = int(round(base * math.sqrt(g) / g)) * g  # FLOPs fixed: c grows as sqrt(g)
-            out.append(Variant(f"G2 c={base}@g1", f"g={g}",
-                               lambda c=c, g=g: _stack(lambda: nn.Conv2d(c, c, 1, groups=g)),
-                               (batch, c, hw, hw)))
+            c = (
+                int(round(base * math.sqrt(g) / g)) * g
+            )  # FLOPs fixed: c grows as sqrt(g)
+            out.append(
+                Variant(
+                    f"G2 c={base}@g1",
+                    f"g={g}",
+                    partial(_stack, partial(nn.Conv2d, c, c, 1, groups=g)),
+                    (batch, c, hw, hw),
+                )
+            )
     for n, parallel in ((1, False), (2, False), (4, False), (2, True), (4, True)):
         name = "1-fragment" if n == 1 else f"{n}-{'parallel' if parallel else 'series'}"
         c = 128 if parallel else series_width(128, n)
-        out.append(Variant("G3", name,
-                           lambda n=n, p=parallel: _stack(lambda: Fragments(128, n, p)),
-                           (batch, c, hw, hw)))
-    for relu, shortcut, name in ((True, True, "relu+short"), (False, True, "no relu"),
-                                 (True, False, "no short"), (False, False, "neither")):
-        out.append(Variant("G4", name,
-                           lambda r=relu, s=shortcut: _stack(lambda: G4Bottleneck(r, s)),
-                           (batch, 256, hw, hw)))
+        out.append(
+            Variant(
+                "G3",
+                name,
+                partial(_stack, partial(Fragments, 128, n, parallel)),
+                (batch, c, hw, hw),
+            )
+        )
+    for relu, shortcut, name in (
+        (True, True, "relu+short"),
+        (False, True, "no relu"),
+        (True, False, "no short"),
+        (False, False, "neither"),
+    ):
+        out.append(
+            Variant(
+                "G4",
+                name,
+                partial(_stack, partial(G4Bottleneck, relu, shortcut)),
+                (batch, 256, hw, hw),
+            )
+        )
     return out
 
 
@@ -121,10 +149,16 @@ def conv_kernel_efficiency(batch: int = 8, hw: int = 56) -> list[Variant]:
     out = []
     for k in (1, 3, 5, 7):
         c = round(256 * 3 / k)
-        out.append(Variant("kernel size", f"{k}x{k} (c={c})",
-                           lambda c=c, k=k: _stack(
-                               lambda: nn.Conv2d(c, c, k, padding=k // 2, bias=False)),
-                           (batch, c, hw, hw)))
+        out.append(
+            Variant(
+                "kernel size",
+                f"{k}x{k} (c={c})",
+                partial(
+                    _stack, partial(nn.Conv2d, c, c, k, padding=k // 2, bias=False)
+                ),
+                (batch, c, hw, hw),
+            )
+        )
     return out
 
 
@@ -134,11 +168,19 @@ def depthwise_vs_dense(batch: int = 8, hw: int = 56) -> list[Variant]:
     out = []
     for c in (128, 512):
         for groups, name in ((c, "depthwise"), (1, "dense")):
-            out.append(Variant(f"3x3 at c={c}", name,
-                               lambda c=c, g=groups: _stack(
-                                   lambda: nn.Conv2d(c, c, 3, padding=1, groups=g,
-                                                     bias=False)),
-                               (batch, c, hw, hw)))
+            out.append(
+                Variant(
+                    f"3x3 at c={c}",
+                    name,
+                    partial(
+                        _stack,
+                        partial(
+                            nn.Conv2d, c, c, 3, padding=1, groups=groups, bias=False
+                        ),
+                    ),
+                    (batch, c, hw, hw),
+                )
+            )
     return out
 
 
@@ -150,16 +192,23 @@ class Fragmented(nn.Module):
     def __init__(self, c: int, parts: int) -> None:
         super().__init__()
         self.parts = nn.ModuleList(
-            nn.Conv2d(c, c // parts, 3, padding=1, bias=False) for _ in range(parts))
+            nn.Conv2d(c, c // parts, 3, padding=1, bias=False) for _ in range(parts)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([p(x) for p in self.parts], 1)
 
 
 def vovnet_fragmentation(batch: int = 8, hw: int = 56) -> list[Variant]:
-    return [Variant("3x3, 256 channels", f"{n} part(s)",
-                    lambda n=n: _stack(lambda: Fragmented(256, n)), (batch, 256, hw, hw))
-            for n in (1, 2, 4, 8)]
+    return [
+        Variant(
+            "3x3, 256 channels",
+            f"{n} part(s)",
+            partial(_stack, partial(Fragmented, 256, n)),
+            (batch, 256, hw, hw),
+        )
+        for n in (1, 2, 4, 8)
+    ]
 
 
 class Pyramid(nn.Module):
@@ -178,27 +227,46 @@ class Pyramid(nn.Module):
 def bifpn_fusion(batch: int = 8, hw: int = 64) -> list[Variant]:
     """EfficientDet's fast normalised fusion vs softmax fusion, in a 3-layer BiFPN at
     64 channels on 5 levels (P3 64x64 to P7 4x4 for a 512 image)."""
-    return [Variant("BiFPN, 5 levels, 64 channels", fusion,
-                    lambda f=fusion: Pyramid(BiFPN([64] * 5, 64, 3, fusion=f), 5),
-                    (batch, 64, hw, hw))
-            for fusion in ("fast", "softmax")]
+
+    def _bifpn_pyramid(fusion: str) -> nn.Module:
+        return Pyramid(BiFPN([64] * 5, 64, 3, fusion=fusion), 5)
+
+    return [
+        Variant(
+            "BiFPN, 5 levels, 64 channels",
+            fusion,
+            partial(_bifpn_pyramid, fusion),
+            (batch, 64, hw, hw),
+        )
+        for fusion in ("fast", "softmax")
+    ]
 
 
 def spp_vs_sppf(batch: int = 8, hw: int = 20) -> list[Variant]:
     """YOLOv5's SPPF (one 5x5 pool thrice) vs SPP (5, 9, 13 pools) at 1024 channels on
     the 20x20 map of a 640 image: the same output, the claim is that SPPF is faster."""
-    return [Variant("1024 channels", name, block, (batch, 1024, hw, hw))
-            for name, block in (("SPP", lambda: SPPBlock(1024, 1024)),
-                                ("SPPF", lambda: SPPFBlock(1024, 1024)))]
+    return [
+        Variant("1024 channels", name, block, (batch, 1024, hw, hw))
+        for name, block in (
+            ("SPP", lambda: SPPBlock(1024, 1024)),
+            ("SPPF", lambda: SPPFBlock(1024, 1024)),
+        )
+    ]
 
 
 def shufflenet_v1_groups(batch: int = 8, hw: int = 224) -> list[Variant]:
     """ShuffleNet v1 1x at g = 1, 3, 8 (about the same MACs, Table 2)."""
     from nblib.models.shufflenet import shufflenet_v1
 
-    return [Variant("ShuffleNet v1 1x", f"g={g}",
-                    lambda g=g: shufflenet_v1(groups=g), (batch, 3, hw, hw))
-            for g in (1, 3, 8)]
+    return [
+        Variant(
+            "ShuffleNet v1 1x",
+            f"g={g}",
+            partial(shufflenet_v1, groups=g),
+            (batch, 3, hw, hw),
+        )
+        for g in (1, 3, 8)
+    ]
 
 
 EXPERIMENTS: dict[str, Callable[..., list[Variant]]] = {
@@ -212,12 +280,15 @@ EXPERIMENTS: dict[str, Callable[..., list[Variant]]] = {
 }
 
 
-def variants(name: str, batch: int | None = None, hw: int | None = None
-             ) -> list[Variant]:
+def variants(
+    name: str, batch: int | None = None, hw: int | None = None
+) -> list[Variant]:
     """The variants of experiment `name`, at the paper's batch and map size unless
     `batch` / `hw` shrink them (the tests run them tiny on a CPU)."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"experiment {name!r} is unknown; known: {sorted(EXPERIMENTS)}")
+        raise ValueError(
+            f"experiment {name!r} is unknown; known: {sorted(EXPERIMENTS)}"
+        )
     sizes = {k: v for k, v in (("batch", batch), ("hw", hw)) if v is not None}
     for key, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

@@ -87,7 +87,8 @@ def kernel_counts(
     device = parameter.device if parameter is not None else torch.device("cpu")
     x = torch.randn(check_input_shape(input_shape), device=device)
     if channels_last:
-        model, x = (t.to(memory_format=torch.channels_last) for t in (model, x))
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
     calls = 0
 
     def count_call(module: nn.Module, args: tuple) -> None:
@@ -130,7 +131,7 @@ class KernelComparison:
         parts = []
         sides = {"ours": self.only_ours, "reference": self.only_reference}
         for side, kernels in sides.items():
-            by_op = Counter()
+            by_op: Counter[str] = Counter()
             for kernel, n in kernels.items():
                 by_op[kernel.op] += n
             parts += [f"{op} x{n} ({side} only)" for op, n in sorted(by_op.items())]

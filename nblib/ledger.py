@@ -12,11 +12,20 @@ from nblib.reference import STATUSES, Verdict
 
 # A verdict's text starts with its status in capitals (Verdict.__repr__).
 _HEAD = re.compile(rf"^({'|'.join(s.upper() for s in STATUSES)}): ")
-COLUMNS = ["chapter", "title", "status", "claim", "source", "kind", "evidence", "anchor"]
+COLUMNS = [
+    "chapter",
+    "title",
+    "status",
+    "claim",
+    "source",
+    "kind",
+    "evidence",
+    "anchor",
+]
 
 
 def chapter_verdicts(path: Path) -> list[Verdict]:
-    """The verdicts a stored notebook shows, in order (each displayed verdict's text)."""
+    """The verdicts a stored notebook shows, in order (each shown verdict's text)."""
     verdicts = []
     for cell in json.loads(Path(path).read_text())["cells"]:
         for output in cell.get("outputs", []):
@@ -55,7 +64,8 @@ def ledger_html(table: pd.DataFrame, chapters_url: str = "chapters/") -> str:
     rows = "".join(
         "<tr>"
         f'<td><a href="{chapters_url}{r.chapter}.html">{escape(r.title)}</a></td>'
-        f'<td><a href="{chapters_url}{r.chapter}.html#{r.anchor}">{escape(r.claim)}</a></td>'
+        f'<td><a href="{chapters_url}{r.chapter}.html#{r.anchor}">'
+        f"{escape(r.claim)}</a></td>"
         f"<td>{escape(r.source)}</td>"
         f'<td class="verdict-{STATUSES[r.status]}">{r.status}</td>'
         f"<td>{r.kind}</td><td>{escape(r.evidence)}</td>"

@@ -7,9 +7,10 @@ tensor's real dtype.
 """
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torchinfo
@@ -33,17 +34,19 @@ def check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
         or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
     ):
         raise ValueError(
-            f"input_shape must be a tuple of ints (batch, channels, ...), got {input_shape!r}"
+            "input_shape must be a tuple of ints (batch, channels, ...), "
+            f"got {input_shape!r}"
         )
     if any(d <= 0 for d in shape):
         raise ValueError(
-            f"input_shape must be positive in every dimension (batch included), got {shape}"
+            "input_shape must be positive in every dimension (batch included), "
+            f"got {shape}"
         )
     return shape
 
 
-def run_forward(model: nn.Module, x: torch.Tensor):
-    """Call the model; a shape it cannot take becomes a ValueError naming input_shape."""
+def run_forward(model: Callable[[torch.Tensor], Any], x: torch.Tensor) -> Any:
+    """Call the model; a shape it cannot take is a ValueError naming input_shape."""
     try:
         return model(x)
     except (RuntimeError, ValueError, IndexError) as err:
@@ -305,9 +308,9 @@ def memory_access_cost(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Bytes of the feature maps one forward pass creates: every floating-point tensor an
-    operator allocates, whether in a module or in a forward's own code (a residual add, a
-    concatenation); in-place operators allocate nothing."""
+    """Bytes of the feature maps one forward pass creates: every floating-point tensor
+    an operator allocates, whether in a module or in a forward's own code (a residual
+    add, a concatenation); in-place operators allocate nothing."""
     return sum(op.allocated for op in op_costs(model, input_shape))
 
 

@@ -2,6 +2,7 @@
 junk."""
 
 import matplotlib.pyplot as plt
+from matplotlib.container import BarContainer
 
 COLORS = ["#1f5fa8", "#d1495b", "#2e8b57", "#e3a008", "#6a4c93", "#555555"]
 
@@ -30,9 +31,11 @@ def apply_style() -> None:
 def bar_labels(ax: plt.Axes, fmt: str = "{:.3g}") -> None:
     """Write each bar's value above it, so the reader need not read the axis."""
     for container in ax.containers:
+        if not isinstance(container, BarContainer):  # error bars, stems
+            continue
         ax.bar_label(
             container,
-            labels=[fmt.format(v) for v in container.datavalues],
+            fmt=fmt,
             padding=2,
             fontsize=8,
         )

@@ -24,15 +24,13 @@ def _pick(value: int | Sequence[int], axis: int) -> int:
     return value if isinstance(value, int) else value[axis]
 
 
-def _padding(layer: nn.Module, axis: int) -> int:
+def _padding(layer: nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d, axis: int) -> int:
     """Padding before the first pixel; 'same' puts any odd extra pixel at the end."""
     padding = layer.padding
-    if padding == "valid":
-        return 0
-    if padding == "same":
+    if padding == "same" and isinstance(layer, nn.Conv2d):
         dilation = _pick(layer.dilation, axis)
         return dilation * (_pick(layer.kernel_size, axis) - 1) // 2
-    return _pick(padding, axis)
+    return 0 if isinstance(padding, str) else _pick(padding, axis)  # str: "valid"
 
 
 @dataclass(frozen=True)
@@ -81,9 +79,7 @@ def theoretical_receptive_field(
         size += span * jump
         start += (span / 2 - padding) * jump
         jump *= stride
-        steps.append(
-            RFStep(name, kernel, stride, dilation, size, jump, padding, start)
-        )
+        steps.append(RFStep(name, kernel, stride, dilation, size, jump, padding, start))
     if not steps:
         raise ValueError(
             "model has no Conv2d or pooling layer: its receptive field is one pixel"
@@ -130,7 +126,7 @@ def receptive_field_box(
     _check_pair("position", position, minimum=0)
     _check_pair("image_size", image_size, minimum=1)
     ends = []
-    for axis, (index, n) in enumerate(zip(position, image_size)):
+    for axis, (index, n) in enumerate(zip(position, image_size, strict=True)):
         last = theoretical_receptive_field(model, axis, skip)[-1]
         centre, half = last.start + index * last.jump, (last.size - 1) / 2
         ends.append((max(0, int(centre - half)), min(n - 1, int(centre + half))))
@@ -170,8 +166,9 @@ def _input_gradient(
         raise ValueError(
             f"position {position} is outside the output map {tuple(out.shape[-2:])}"
         )
-    out[..., h, w].sum().backward()  # samples are independent in eval mode
-    return x.grad.abs().mean(dim=1).sum(dim=0)
+    # samples are independent in eval mode; the parameters' .grad is left alone
+    (grad,) = torch.autograd.grad(out[..., h, w].sum(), x)
+    return grad.abs().mean(dim=1).sum(dim=0)
 
 
 def effective_receptive_field(
@@ -202,13 +199,13 @@ def averaged_effective_receptive_field(
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must name at least one seed, got none")
-    total = None
+    total = torch.zeros(())
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):  # the caller's random state is kept
             torch.manual_seed(seed)
             model = builder()
         grad = _input_gradient(model, input_shape, seed, position)
-        total = grad if total is None else total + grad
+        total = total + grad
     return total / total.max()
 
 

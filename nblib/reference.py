@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from html import escape
 from numbers import Real
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def _count(item: dict, key: str) -> float:
         or not math.isfinite(value)
     ):
         raise ValueError(f"{key} must be a finite number (a raw count), got {value!r}")
-    return value
+    return cast(float, value)  # a Real: an int stays an int
 
 
 def _paper_value(papers: pd.DataFrame, model: str, metric: str, unit: str):
@@ -169,7 +170,11 @@ def recorded_source(recorded: pd.DataFrame) -> str:
         dates = sorted(rows.date.astype(str).unique())
         when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
         script = first.get("source")
-        how = "`python -m nblib.bench`" if pd.isna(script) else f"`{script.split(' (')[0]}`"
+        how = (
+            "`python -m nblib.bench`"
+            if pd.isna(script)
+            else f"`{script.split(' (')[0]}`"
+        )
         statistic = first.get("statistic")
         what = "median of repeated runs" if pd.isna(statistic) else str(statistic)
         lines.append(
@@ -312,10 +317,11 @@ class Verdict:
         lines = text.strip("\n").split("\n")
         head = re.fullmatch(r"([A-Z ]+): (.+)", lines[0])
         labels = [label for _, label in _FIELDS]
-        body = [re.fullmatch(r"  ([a-z]+): (.*)", line) for line in lines[1:]]
-        if not head or not all(body) or [m[1] for m in body] != labels:
+        matches = [re.fullmatch(r"  ([a-z]+): (.*)", line) for line in lines[1:]]
+        body = [m for m in matches if m]
+        if not head or len(body) != len(matches) or [m[1] for m in body] != labels:
             raise ValueError(f"not a verdict's text: {text[:200]!r}")
-        values = {name: m[2] for (name, _), m in zip(_FIELDS, body)}
+        values = {name: m[2] for (name, _), m in zip(_FIELDS, body, strict=True)}
         return cls(claim=head[2], status=head[1].lower(), **values)
 
     def _repr_html_(self) -> str:  # a Sphinx admonition, styled by the book's theme
@@ -323,19 +329,25 @@ class Verdict:
             f"<p><strong>{label.capitalize()}</strong> ({self.kind}): "
             f"{escape(getattr(self, name))}</p>"
             if name == "evidence"
-            else f"<p><strong>{label.capitalize()}</strong>: {escape(getattr(self, name))}</p>"
+            else f"<p><strong>{label.capitalize()}</strong>: "
+            f"{escape(getattr(self, name))}</p>"
             for name, label in _FIELDS
         )
         return (
-            f'<div class="admonition {STATUSES[self.status]} verdict" id="{self.anchor}">'
+            f'<div class="admonition {STATUSES[self.status]} verdict" '
+            f'id="{self.anchor}">'
             f'<p class="admonition-title">{self.status.capitalize()}: '
             f"{escape(self.claim)}</p>{rows}</div>"
         )
 
 
 # The lines under a verdict's title, in order: (field, label).
-_FIELDS = (("source", "source"), ("criterion", "criterion"), ("kind", "kind"),
-           ("evidence", "evidence"))
+_FIELDS = (
+    ("source", "source"),
+    ("criterion", "criterion"),
+    ("kind", "kind"),
+    ("evidence", "evidence"),
+)
 
 
 def verdict(
@@ -348,16 +360,24 @@ def verdict(
     return Verdict(claim, status, evidence, kind, source, criterion)
 
 
-def not_testable(claim: str, needs: str, *, kind: str, source: str, criterion: str
-                 ) -> Verdict:
+def not_testable(
+    claim: str, needs: str, *, kind: str, source: str, criterion: str
+) -> Verdict:
     """A claim this build cannot test: `needs` says what would (data, hardware or an
     instrument we lack)."""
-    return Verdict(claim, "not testable here", f"needs {_text('needs', needs)}", kind,
-                   source, criterion)
+    return Verdict(
+        claim,
+        "not testable here",
+        f"needs {_text('needs', needs)}",
+        kind,
+        source,
+        criterion,
+    )
 
 
-def inconclusive(claim: str, evidence: str, *, kind: str, source: str, criterion: str
-                 ) -> Verdict:
+def inconclusive(
+    claim: str, evidence: str, *, kind: str, source: str, criterion: str
+) -> Verdict:
     """The experiment ran but cannot decide (its control failed, or the effect is
     inside the noise): `evidence` says why."""
     return Verdict(claim, "inconclusive", evidence, kind, source, criterion)
@@ -381,17 +401,25 @@ def gpu_verdict(
     if not isinstance(rows, pd.DataFrame):
         raise ValueError(f"rows must be a DataFrame of recorded timings, got {rows!r}")
     if rows.empty:
-        return not_testable(claim, needs, kind="timing", source=source,
-                            criterion=criterion)
+        return not_testable(
+            claim, needs, kind="timing", source=source, criterion=criterion
+        )
     devices = set(rows.get("device", pd.Series(["(missing)"])))
     if devices != {"cuda"}:
         raise ValueError(
-            f"a GPU claim is judged by GPU rows only; rows have device {sorted(devices)}"
+            "a GPU claim is judged by GPU rows only; "
+            f"rows have device {sorted(devices)}"
         )
     holds, evidence = decide(rows)
     names = ", ".join(sorted(rows.device_name.astype(str).unique()))
-    return verdict(claim, holds, f"{names}: {_text('evidence', evidence)}",
-                   kind="timing", source=source, criterion=criterion)
+    return verdict(
+        claim,
+        holds,
+        f"{names}: {_text('evidence', evidence)}",
+        kind="timing",
+        source=source,
+        criterion=criterion,
+    )
 
 
 @dataclass(frozen=True)
@@ -404,8 +432,10 @@ class SeedInterval:
     seeds: int
 
     def __str__(self) -> str:
-        return (f"{self.mean:+.3g} (95 % interval {self.low:+.3g} to {self.high:+.3g}, "
-                f"{self.seeds} seeds)")
+        return (
+            f"{self.mean:+.3g} (95 % interval {self.low:+.3g} to {self.high:+.3g}, "
+            f"{self.seeds} seeds)"
+        )
 
 
 def seed_interval(effects: Sequence[float]) -> SeedInterval:
@@ -415,8 +445,9 @@ def seed_interval(effects: Sequence[float]) -> SeedInterval:
         raise ValueError(
             f"effects must be at least 3 finite values, one per seed, got {effects!r}"
         )
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(
-        len(values))
+    half = (
+        stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    )
     mean = float(values.mean())
     return SeedInterval(mean, mean - half, mean + half, len(values))
 

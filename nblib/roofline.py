@@ -20,19 +20,37 @@ from torch import nn
 
 from nblib.datafiles import device_spec
 from nblib.measure import count_params, op_costs
-from nblib.models import build, image_size  # noqa: F401 (the chapter uses it here)
+from nblib.models import (  # noqa: F401 (the chapter uses image_size from here)
+    REGISTRY,
+    build,
+    image_size,
+)
 from nblib.plots import COLORS
 
 BYTES_PER_ELEMENT = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
-# Registry-name prefix -> family, first match wins (more specific prefixes first).
-FAMILIES = [
-    ("vgg", "VGG"), ("resnext", "ResNeXt"), ("resnest", "ResNeSt"),
-    ("res2net", "Res2Net"), ("preact_resnet", "ResNet"), ("seresnet", "ResNet"),
-    ("resnet", "ResNet"), ("densenet", "DenseNet"), ("googlenet", "Inception"),
-    ("inception", "Inception"), ("vit", "ViT"), ("mobilenet", "MobileNet"),
-    ("shufflenet", "ShuffleNet"), ("darknet", "Darknet/CSP"), ("csp", "Darknet/CSP"),
-    ("vovnet", "VoVNet"), ("regnet", "RegNet"),
-]
+# Registry name -> family, from the registry's records; a name a registry name
+# prefixes (a neck model: "resnet50_fpn") takes that model's family. Longest first, so
+# the first match is the most specific.
+FAMILIES = sorted(
+    ((r.name, r.family) for r in REGISTRY), key=lambda pair: -len(pair[0])
+)
+# The order families take colours and markers in every figure: kept fixed so figures
+# keep their colours; a family not listed follows, in registry order.
+FAMILY_ORDER = (
+    "VGG",
+    "ResNeXt",
+    "ResNeSt",
+    "Res2Net",
+    "ResNet",
+    "DenseNet",
+    "Inception",
+    "ViT",
+    "MobileNet",
+    "ShuffleNet",
+    "Darknet/CSP",
+    "VoVNet",
+    "RegNet",
+)
 MARKERS = "osD^v"
 # A configuration of the benchmark: one timing per model and implementation.
 CONFIG = ["device_name", "dtype", "memory_format", "compiled", "batch"]
@@ -58,12 +76,19 @@ def zoo_costs(
         with torch.device("meta"):
             model = build(name)
         ops = op_costs(model, (batch, 3, sizes[name], sizes[name]))
-        rows.append({
-            "model": name, "family": family(name), "image_size": sizes[name],
-            "batch": batch, "params": count_params(model),
-            "macs": sum(o.macs for o in ops), "memory_access": sum(o.mac for o in ops),
-            "activation_bytes": sum(o.allocated for o in ops), "operators": len(ops),
-        })
+        rows.append(
+            {
+                "model": name,
+                "family": family(name),
+                "image_size": sizes[name],
+                "batch": batch,
+                "params": count_params(model),
+                "macs": sum(o.macs for o in ops),
+                "memory_access": sum(o.mac for o in ops),
+                "activation_bytes": sum(o.allocated for o in ops),
+                "operators": len(ops),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -74,8 +99,10 @@ def module_costs(
     rows = {}
     for name, (module, shape) in modules.items():
         ops = op_costs(module, shape)
-        rows[name] = {"macs": sum(o.macs for o in ops),
-                      "memory_access": sum(o.mac for o in ops)}
+        rows[name] = {
+            "macs": sum(o.macs for o in ops),
+            "memory_access": sum(o.mac for o in ops),
+        }
     return pd.DataFrame(rows).T
 
 
@@ -126,8 +153,9 @@ def attainable_tflops(intensity, peak_tflops: float, bandwidth_gbs: float):
     return np.minimum(peak_tflops, np.asarray(intensity) * bandwidth_gbs / 1e3)
 
 
-def roofline_bound_us(macs, elements, dtype: str, peak_tflops: float,
-                      bandwidth_gbs: float):
+def roofline_bound_us(
+    macs, elements, dtype: str, peak_tflops: float, bandwidth_gbs: float
+):
     """Lower bound on the time (µs) of work that does `macs` and moves `elements`:
     max(compute time at peak, transfer time at full bandwidth)."""
     _check_roof(peak_tflops, bandwidth_gbs)
@@ -149,8 +177,14 @@ def model_pairs(table: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     rows = []
     for (_, a), (_, b) in combinations(table.iterrows(), 2):
         big, small = (a, b) if a[x] >= b[x] else (b, a)
-        rows.append({"first": big.model, "second": small.model,
-                     f"{x} ratio": big[x] / small[x], f"{y} ratio": big[y] / small[y]})
+        rows.append(
+            {
+                "first": big.model,
+                "second": small.model,
+                f"{x} ratio": big[x] / small[x],
+                f"{y} ratio": big[y] / small[y],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -163,30 +197,46 @@ def latest(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.drop_duplicates(["model", "implementation", *CONFIG], keep="last")
 
 
-def latency_vs_macs(rows: pd.DataFrame, batch: int, dtype: str = "bf16",
-                    memory_format: str = "channels_last",
-                    compiled: bool = False) -> pd.DataFrame:
+def latency_vs_macs(
+    rows: pd.DataFrame,
+    batch: int,
+    dtype: str = "bf16",
+    memory_format: str = "channels_last",
+    compiled: bool = False,
+) -> pd.DataFrame:
     """Our rows of one configuration: MACs, memory access, latency, throughput, achieved
     TFLOP/s, fraction of peak and CV, by MACs."""
     keep = (
-        (rows.batch == batch) & (rows.dtype == dtype)
-        & (rows.memory_format == memory_format) & (rows.compiled == compiled)
+        (rows.batch == batch)
+        & (rows.dtype == dtype)
+        & (rows.memory_format == memory_format)
+        & (rows.compiled == compiled)
         & (rows.implementation == "nblib")
     )
-    columns = ["model", "device_name", "macs", "memory_access", "median_ms",
-               "images_per_s", "tflops", "peak_fraction", "cv"]
+    columns = [
+        "model",
+        "device_name",
+        "macs",
+        "memory_access",
+        "median_ms",
+        "images_per_s",
+        "tflops",
+        "peak_fraction",
+        "cv",
+    ]
     table = latest(rows[keep])[columns].sort_values("macs").reset_index(drop=True)
     return table.assign(family=table.model.map(family))
 
 
-def rank_correlations(rows: pd.DataFrame, operators: Mapping[str, int] | None = None
-                      ) -> pd.DataFrame:
+def rank_correlations(
+    rows: pd.DataFrame, operators: Mapping[str, int] | None = None
+) -> pd.DataFrame:
     """Per configuration of our rows: Spearman's correlation of latency with MACs, with
     memory access and (given a model -> count map) with the operator count."""
     ours = latest(rows[rows.implementation == "nblib"])
     out = []
     for config, group in ours.groupby(CONFIG):
-        item = dict(zip(CONFIG, config)) | {"models": len(group)}
+        item = dict(zip(CONFIG, config, strict=True)) | {"models": len(group)}
         item["rho(MACs)"] = spearman(group.macs, group.median_ms)
         item["rho(memory access)"] = spearman(group.memory_access, group.median_ms)
         if operators is not None:
@@ -204,8 +254,9 @@ def parity_table(rows: pd.DataFrame, threshold: float = 0.95) -> pd.DataFrame:
     rows = latest(rows)
     keys = ["model", *CONFIG]
     ours = rows[rows.implementation == "nblib"][[*keys, "median_ms", "cv"]]
-    theirs = rows[rows.implementation != "nblib"][[*keys, "implementation", "median_ms",
-                                                   "cv"]]
+    theirs = rows[rows.implementation != "nblib"][
+        [*keys, "implementation", "median_ms", "cv"]
+    ]
     table = ours.merge(theirs, on=keys, suffixes=("_ours", "_reference"))
     table["parity"] = table.median_ms_reference / table.median_ms_ours
     table["at parity"] = table.parity >= threshold
@@ -228,12 +279,14 @@ def row_intensity(rows: pd.DataFrame, traffic: pd.DataFrame) -> pd.Series:
     """FLOP per byte of each recorded row, with memory access counted at the row's own
     batch and image size (`traffic`: zoo_costs tables); NaN where none was counted."""
     key = ["model", "image_size", "batch"]
-    counted = rows[key].merge(traffic[[*key, "memory_access"]].drop_duplicates(key),
-                              on=key, how="left")
+    counted = rows[key].merge(
+        traffic[[*key, "memory_access"]].drop_duplicates(key), on=key, how="left"
+    )
     per_element = rows.dtype.map(BYTES_PER_ELEMENT).to_numpy()
     flops = 2 * rows.macs.to_numpy() * rows.batch.to_numpy()
-    return pd.Series(flops / (per_element * counted.memory_access.to_numpy()),
-                     index=rows.index)
+    return pd.Series(
+        flops / (per_element * counted.memory_access.to_numpy()), index=rows.index
+    )
 
 
 # --- plots ----------------------------------------------------------------------------
@@ -241,14 +294,21 @@ def row_intensity(rows: pd.DataFrame, traffic: pd.DataFrame) -> pd.Series:
 
 def family_style(families: Sequence[str]) -> dict[str, dict]:
     """A colour and marker per family, the same in every figure of the book."""
-    order = [*dict.fromkeys(f for _, f in FAMILIES), "other"]
-    return {f: {"color": COLORS[i % len(COLORS)], "marker": MARKERS[i // len(COLORS)]}
-            for i, f in enumerate(order) if f in set(families)}
+    order = [*dict.fromkeys([*FAMILY_ORDER, *(r.family for r in REGISTRY)]), "other"]
+    return {
+        f: {"color": COLORS[i % len(COLORS)], "marker": MARKERS[i // len(COLORS)]}
+        for i, f in enumerate(order)
+        if f in set(families)
+    }
 
 
-def scatter_models(ax: plt.Axes, table: pd.DataFrame, x: str, y: str,
-                   label: Sequence[str] | Mapping[str, tuple[int, int]] | None = None
-                   ) -> plt.Axes:
+def scatter_models(
+    ax: plt.Axes,
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    label: Sequence[str] | Mapping[str, tuple[int, int]] | None = None,
+) -> plt.Axes:
     """Log-log scatter of models coloured by family, with the models in `label` (all if
     None; a mapping gives each name's offset in points) named in a small font."""
     style = family_style(table.family)
@@ -257,20 +317,36 @@ def scatter_models(ax: plt.Axes, table: pd.DataFrame, x: str, y: str,
     label = table.model if label is None else label
     offsets = label if isinstance(label, Mapping) else dict.fromkeys(label, (3, 3))
     for _, row in table[table.model.isin(list(offsets))].iterrows():
-        ax.annotate(row.model, (row[x], row[y]), xytext=offsets[row.model],
-                    textcoords="offset points", fontsize=7)
+        ax.annotate(
+            row.model,
+            (row[x], row[y]),
+            xytext=offsets[row.model],
+            textcoords="offset points",
+            fontsize=7,
+        )
     ax.set(xscale="log", yscale="log")
     return ax
 
 
-def plot_roof(ax: plt.Axes, peak_tflops: float, bandwidth_gbs: float, label: str,
-              span: tuple[float, float] = (0.1, 1e4), **style) -> plt.Axes:
+def plot_roof(
+    ax: plt.Axes,
+    peak_tflops: float,
+    bandwidth_gbs: float,
+    label: str,
+    span: tuple[float, float] = (0.1, 1e4),
+    **style,
+) -> plt.Axes:
     """Draw one roofline, attainable TFLOP/s against FLOP/byte, on log-log axes."""
     grid = np.logspace(np.log10(span[0]), np.log10(span[1]), 200)
-    ax.plot(grid, attainable_tflops(grid, peak_tflops, bandwidth_gbs), label=label,
-            **style)
-    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP/byte)",
-           ylabel="attainable TFLOP/s")
+    ax.plot(
+        grid, attainable_tflops(grid, peak_tflops, bandwidth_gbs), label=label, **style
+    )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="arithmetic intensity (FLOP/byte)",
+        ylabel="attainable TFLOP/s",
+    )
     return ax
 
 
@@ -281,44 +357,69 @@ def _one_device(rows: pd.DataFrame) -> str:
     return names[0]
 
 
-def plot_speed(rows: pd.DataFrame, dtype: str = "bf16",
-               memory_format: str = "channels_last",
-               label: Sequence[str] | None = None) -> plt.Figure:
+def plot_speed(
+    rows: pd.DataFrame,
+    dtype: str = "bf16",
+    memory_format: str = "channels_last",
+    label: Sequence[str] | None = None,
+) -> plt.Figure:
     """Latency at batch 1 and throughput at the largest recorded batch against MACs,
     log-log, for our eager rows of one device."""
     device = _one_device(rows)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
-    for ax, batch, y, unit in ((left, 1, "median_ms", "latency (ms)"),
-                               (right, int(rows.batch.max()), "images_per_s",
-                                "throughput (images/s)")):
-        scatter_models(ax, latency_vs_macs(rows, batch, dtype, memory_format), "macs",
-                       y, label)
+    for ax, batch, y, unit in (
+        (left, 1, "median_ms", "latency (ms)"),
+        (right, int(rows.batch.max()), "images_per_s", "throughput (images/s)"),
+    ):
+        scatter_models(
+            ax, latency_vs_macs(rows, batch, dtype, memory_format), "macs", y, label
+        )
         ax.set(xlabel="MACs per image", ylabel=unit, title=f"batch {batch}")
     right.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"{device}, {dtype}, {memory_format}, eager", fontsize=10)
     return fig
 
 
-def plot_achieved(rows: pd.DataFrame, traffic: pd.DataFrame, dtype: str = "bf16",
-                  memory_format: str = "channels_last") -> plt.Figure:
+def plot_achieved(
+    rows: pd.DataFrame,
+    traffic: pd.DataFrame,
+    dtype: str = "bf16",
+    memory_format: str = "channels_last",
+) -> plt.Figure:
     """Achieved TFLOP/s of our eager rows of one device against their arithmetic
     intensity, one marker per batch, under the device's datasheet roofline."""
     device = _one_device(rows)
-    keep = ((rows.implementation == "nblib") & (rows.dtype == dtype)
-            & (rows.memory_format == memory_format) & ~rows.compiled.astype(bool))
+    keep = (
+        (rows.implementation == "nblib")
+        & (rows.dtype == dtype)
+        & (rows.memory_format == memory_format)
+        & ~rows.compiled.astype(bool)
+    )
     ours = latest(rows[keep])
     ours = ours.assign(intensity=row_intensity(ours, traffic)).dropna(
-        subset=["intensity"])
+        subset=["intensity"]
+    )
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     try:
         roof = device_roof(device, "tf32" if dtype == "fp32" else dtype)
-        plot_roof(ax, roof["peak_tflops"], roof["bandwidth_gbs"], "datasheet roofline",
-                  color=COLORS[-1])
+        plot_roof(
+            ax,
+            roof["peak_tflops"],
+            roof["bandwidth_gbs"],
+            "datasheet roofline",
+            color=COLORS[-1],
+        )
     except ValueError:  # a device data/devices.csv does not list: points only
         ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP/byte)")
     for i, (batch, group) in enumerate(ours.groupby("batch")):
-        ax.scatter(group.intensity, group.tflops, s=18, color=COLORS[i],
-                   marker=MARKERS[i % len(MARKERS)], label=f"batch {batch}")
+        ax.scatter(
+            group.intensity,
+            group.tflops,
+            s=18,
+            color=COLORS[i],
+            marker=MARKERS[i % len(MARKERS)],
+            label=f"batch {batch}",
+        )
     ax.set(ylabel="TFLOP/s", title=f"{device}, {dtype}, achieved")
     ax.legend(fontsize=7)
     return fig
@@ -330,11 +431,16 @@ def plot_parity(rows: pd.DataFrame, threshold: float = 0.95) -> plt.Figure:
     table = parity_table(rows, threshold)
     models = sorted(table.model.unique())
     fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.16 * len(models)))
-    ax.scatter(table.parity, table.model.map({m: i for i, m in enumerate(models)}),
-               s=10, color=COLORS[0])
+    ax.scatter(
+        table.parity,
+        table.model.map({m: i for i, m in enumerate(models)}),
+        s=10,
+        color=COLORS[0],
+    )
     ax.axvline(threshold, color=COLORS[1], ls="--", label=f"{threshold:g}")
     ax.set_yticks(range(len(models)), models, fontsize=6)
-    ax.set(xlabel="our speed / reference speed",
-           title="speed parity, all configurations")
+    ax.set(
+        xlabel="our speed / reference speed", title="speed parity, all configurations"
+    )
     ax.legend(fontsize=7)
     return fig

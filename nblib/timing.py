@@ -10,21 +10,21 @@ import datetime
 import logging
 import platform
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from nblib.blocks.checks import check_finite_positive, check_positive
+from nblib.measure import check_input_shape, run_forward
+
 # torch.utils.benchmark imports cpp_extension, which warns (with a timestamp) when a
 # CUDA build of torch runs without a GPU; that line is noise in a notebook, so keep only
 # errors from it.
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-from torch.utils import benchmark  # after the logger above is quietened
-
-from nblib.blocks.checks import check_finite_positive, check_positive
-from nblib.measure import check_input_shape, run_forward
+from torch.utils import benchmark  # noqa: E402  (after the logger above is quietened)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -118,9 +118,10 @@ def time_model(
         memory_format = (
             torch.channels_last if channels_last else torch.contiguous_format
         )
-        model = model.to(dev, memory_format=memory_format).eval()
+        model = model.to(dev).to(memory_format=memory_format).eval()
+        runner: Callable[..., object] = model
         if compile:
-            model = torch.compile(model, dynamic=False)  # one static graph per shape
+            runner = torch.compile(model, dynamic=False)  # one static graph per shape
         x = torch.randn(shape, device=dev).to(memory_format=memory_format)
         autocast = torch.autocast(
             dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32"
@@ -128,7 +129,7 @@ def time_model(
 
         def run() -> None:
             with torch.inference_mode(), autocast:
-                run_forward(model, x)
+                run_forward(runner, x)
 
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True

@@ -29,7 +29,7 @@ def assert_feature_contract(model: nn.Module, input_size: int = 64) -> None:
     with torch.no_grad():
         features = model.eval().forward_features(x)
     assert len(features) == len(model.feature_info)
-    for feature, info in zip(features, model.feature_info):
+    for feature, info in zip(features, model.feature_info, strict=True):
         assert feature.shape[1:] == (
             info["channels"],
             input_size // info["stride"],

@@ -17,7 +17,11 @@ def read(path):
 def test_bench_appends_rows_for_ours_and_the_reference(tmp_path):
     for _ in range(2):  # a second run appends below the same header
         path = bench.run(
-            ["resnet18"], batch=2, image_size=32, min_run_time=0.02, out_dir=tmp_path,
+            ["resnet18"],
+            batch=2,
+            image_size=32,
+            min_run_time=0.02,
+            out_dir=tmp_path,
             repeats=2,
         )
     rows = read(path)
@@ -38,8 +42,13 @@ def test_bench_appends_rows_for_ours_and_the_reference(tmp_path):
 
 def test_bench_without_references_and_unknown_models(tmp_path):
     path = bench.run(
-        ["mobilenet_v1"], batch=1, image_size=32, min_run_time=0.02,
-        out_dir=tmp_path, references=False, repeats=1,
+        ["mobilenet_v1"],
+        batch=1,
+        image_size=32,
+        min_run_time=0.02,
+        out_dir=tmp_path,
+        references=False,
+        repeats=1,
     )
     assert [r["implementation"] for r in read(path)] == ["nblib"]
     with pytest.raises(ValueError, match="not registered"):
@@ -48,7 +57,11 @@ def test_bench_without_references_and_unknown_models(tmp_path):
         )
     with pytest.raises(ValueError, match="repeats"):
         bench.run(
-            ["resnet18"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path,
+            ["resnet18"],
+            batch=1,
+            image_size=32,
+            min_run_time=0.02,
+            out_dir=tmp_path,
             repeats=0,
         )
 
@@ -62,7 +75,11 @@ def test_bench_times_a_neck_at_its_own_image_size(tmp_path, monkeypatch):
 
     monkeypatch.setitem(bench.NECK_MODELS, "tiny_fpn", (tiny, 48))
     path = bench.run(
-        ["tiny_fpn"], batch=1, image_size=224, min_run_time=0.02, out_dir=tmp_path,
+        ["tiny_fpn"],
+        batch=1,
+        image_size=224,
+        min_run_time=0.02,
+        out_dir=tmp_path,
         repeats=1,
     )
     (row,) = read(path)
@@ -99,8 +116,13 @@ def test_peaks_come_from_the_device_table(monkeypatch):
 
 def test_vits_run_at_their_own_size(tmp_path):
     path = bench.run(
-        ["vit_s_16"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path,
-        references=False, repeats=1,
+        ["vit_s_16"],
+        batch=1,
+        image_size=32,
+        min_run_time=0.02,
+        out_dir=tmp_path,
+        references=False,
+        repeats=1,
     )
     assert [r["image_size"] for r in read(path)] == ["224"]
 
@@ -115,7 +137,11 @@ def test_timings_of_ours_and_the_reference_alternate(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench, "time_model", spy)
     bench.run(
-        ["resnet18"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path,
+        ["resnet18"],
+        batch=1,
+        image_size=32,
+        min_run_time=0.02,
+        out_dir=tmp_path,
         repeats=3,
     )
     assert order == ["nblib", "torchvision"] * 3
@@ -123,8 +149,13 @@ def test_timings_of_ours_and_the_reference_alternate(tmp_path, monkeypatch):
 
 def test_models_run_at_their_own_size_by_default(tmp_path):
     path = bench.run(
-        ["cspresnet50"], batch=1, image_size=None, min_run_time=0.02,
-        out_dir=tmp_path, references=False, repeats=1,
+        ["cspresnet50"],
+        batch=1,
+        image_size=None,
+        min_run_time=0.02,
+        out_dir=tmp_path,
+        references=False,
+        repeats=1,
     )
     assert [r["image_size"] for r in read(path)] == ["256"]
 
@@ -140,8 +171,13 @@ def test_a_failing_model_is_reported_after_the_others(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "time_model", fails_for_resnet18)
     with pytest.raises(RuntimeError, match=r"1 of 2 models failed.*resnet18 \(OutOf"):
         bench.run(
-            ["resnet18", "mobilenet_v1"], batch=1, image_size=32, min_run_time=0.02,
-            out_dir=tmp_path, references=False, repeats=1,
+            ["resnet18", "mobilenet_v1"],
+            batch=1,
+            image_size=32,
+            min_run_time=0.02,
+            out_dir=tmp_path,
+            references=False,
+            repeats=1,
         )
     (path,) = tmp_path.glob("*.csv")
     assert [r["model"] for r in read(path)] == ["mobilenet_v1"]
@@ -164,22 +200,31 @@ def test_the_compiled_stage_models_trace_to_one_graph(name):
 def test_an_experiment_runs_tiny_on_a_cpu_and_reads_back(tmp_path):
     """Every row of a named experiment carries its group and variant, per-image costs,
     and loads through the timings loader; reference.recorded_experiment finds it."""
-    path = bench.run_experiments(["spp_vs_sppf"], 0.01, tmp_path, repeats=2, batch=1, hw=8)
+    path = bench.run_experiments(
+        ["spp_vs_sppf"], 0.01, tmp_path, repeats=2, batch=1, hw=8
+    )
     assert path.name.endswith("-experiments.csv")
     table = datafiles.load_timings(path)
-    assert list(table.variant) == ["SPP", "SPPF"] and set(table.experiment) == {"1024 channels"}
+    assert list(table.variant) == ["SPP", "SPPF"] and set(table.experiment) == {
+        "1024 channels"
+    }
     assert table.macs.nunique() == 1 and (table.median_ms > 0).all()
     assert (table.device == "cpu").all()  # a CPU row: never a GPU verdict
-    again = bench.run_experiments(["spp_vs_sppf"], 0.01, tmp_path, repeats=2, batch=1, hw=8)
+    again = bench.run_experiments(
+        ["spp_vs_sppf"], 0.01, tmp_path, repeats=2, batch=1, hw=8
+    )
     assert again == path and len(datafiles.load_timings(path)) == 4  # appended
     rows = reference.recorded_experiment("1024", device="cpu", directory=tmp_path)
     assert len(rows) == 4
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--experiments", "g1"], "unknown experiments"),
-    (["--experiments", "spp_vs_sppf", "--models", "resnet18"], "separate runs"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--experiments", "g1"], "unknown experiments"),
+        (["--experiments", "spp_vs_sppf", "--models", "resnet18"], "separate runs"),
+    ],
+)
 def test_experiment_arguments_are_checked(argv, message, capsys):
     with pytest.raises(SystemExit):
         bench.main(argv)

@@ -10,7 +10,7 @@ from nblib import measure
 from nblib import receptive_field as rf
 from nblib.blocks.aspp import ASPP
 from nblib.blocks.rfb import RFB
-from nblib.blocks.spp import SPPBlock, SPPFBlock, SpatialPyramidPooling
+from nblib.blocks.spp import SpatialPyramidPooling, SPPBlock, SPPFBlock
 
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -113,8 +113,10 @@ def test_rfb_shapes_and_the_authors_widths():
 
 @pytest.mark.parametrize(
     "variant, fields",
-    [("rfb", [(3, 3), (9, 9), (15, 15)]),
-     ("rfb_s", [(3, 3), (9, 7), (7, 9), (13, 13)])],  # fmt: skip
+    [
+        ("rfb", [(3, 3), (9, 9), (15, 15)]),
+        ("rfb_s", [(3, 3), (9, 7), (7, 9), (13, 13)]),
+    ],  # fmt: skip
 )
 def test_rfb_branch_fields_equal_theory_and_gradient_support(variant, fields):
     torch.manual_seed(0)

@@ -24,8 +24,9 @@ def test_on_meta_builds_by_name_or_builder_without_storage():
     model = book.on_meta("resnet18")
     assert next(model.parameters()).device.type == "meta"
     assert measure.count_params(model) == measure.count_params(build("resnet18"))
-    assert next(book.on_meta(torch.nn.Linear, in_features=2, out_features=3)
-                .parameters()).is_meta
+    assert next(
+        book.on_meta(torch.nn.Linear, in_features=2, out_features=3).parameters()
+    ).is_meta
 
 
 def test_live_timings_shrink_on_a_cpu_and_count_macs():
@@ -37,11 +38,14 @@ def test_live_timings_shrink_on_a_cpu_and_count_macs():
     assert list(table.columns) == ["model", "GMACs", "median ms", "GMACs per s"]
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: book.setup(seed="0"), "seed"),
-    (lambda: book.live_timings("resnet18"), "names"),
-    (lambda: book.live_timings([]), "names"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: book.setup(seed="0"), "seed"),
+        (lambda: book.live_timings("resnet18"), "names"),
+        (lambda: book.live_timings([]), "names"),
+    ],
+)
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()

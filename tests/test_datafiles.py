@@ -30,12 +30,48 @@ def test_the_committed_device_table_loads():
     assert datafiles.device_spec("AMD EPYC 9654", "fp32") is None
 
 
+def unregistered_models(table: pd.DataFrame) -> set[str]:
+    """Models a timing table names that neither registry knows (experiment rows, which
+    name their own variants, aside; a table without that column has none)."""
+    timed = (
+        table.model[table["experiment"].isna()]
+        if "experiment" in table
+        else table.model
+    )
+    return set(timed) - set(MODELS) - set(NECK_MODELS)
+
+
+def test_the_timing_files_are_found():
+    # An empty glob would make the parametrised test below pass by running nothing.
+    assert [p.name for p in TIMING_FILES] == [
+        "h100_reference_models_2026-11-23.csv",
+        "h100_shufflenet_guidelines_2026-11-23.csv",
+    ]
+
+
 @pytest.mark.parametrize("path", TIMING_FILES, ids=lambda p: p.name)
 def test_the_committed_timing_files_load(path):
     table = datafiles.load_timings(path)
     assert set(datafiles.TIMING_COLUMNS) <= set(table.columns)
-    models = table.model[table.get("experiment", pd.Series(dtype=str)).isna()]
-    assert set(models) <= set(MODELS) | set(NECK_MODELS), path  # experiments aside
+    assert not unregistered_models(table), path
+
+
+@pytest.mark.parametrize(
+    "experiment", [None, "", "G1 x1"], ids=["no column", "empty", "set"]
+)
+def test_an_unregistered_model_in_a_timing_file_is_caught(tmp_path, experiment):
+    """The check above can fail: a model row naming no registered model is reported,
+    whether or not the file has an experiment column; an experiment row is not."""
+    rows = [timing_row(model="resnet51"), timing_row(model="resnet18")]
+    extra = [] if experiment is None else ["experiment"]
+    path = tmp_path / "cpu.csv"
+    lines = [",".join([*datafiles.TIMING_COLUMNS, *extra])]
+    for row in rows:
+        values = [str(row[c]) for c in datafiles.TIMING_COLUMNS]
+        lines.append(",".join(values + ([experiment] if extra else [])))
+    path.write_text("\n".join(lines) + "\n")
+    found = unregistered_models(datafiles.load_timings(path))
+    assert found == (set() if experiment else {"resnet51"})
 
 
 def test_timings_keep_extra_columns_and_empty_optional_values(tmp_path):

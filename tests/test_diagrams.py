@@ -13,14 +13,27 @@ from nblib import diagrams
 from nblib.blocks.aspp import ASPP
 from nblib.blocks.rfb import RFB
 from nblib.blocks.spp import SPPBlock, SPPFBlock
+from nblib.models import (
+    build,
+    cspnet,
+    darknet,
+    densenet,
+    image_size,
+    inception,
+    mobilenet,
+    regnet,
+    res2net,
+    resnest,
+    resnet,
+    shufflenet,
+    vit,
+    vovnet,
+)
 from nblib.necks.asff import ASFF
 from nblib.necks.bifpn import BiFPN
 from nblib.necks.fpn import FPN
 from nblib.necks.panet import PANet
 from nblib.necks.sfam import SFAM, TUM
-from nblib.models import (build, cspnet, darknet, densenet, inception, mobilenet,
-                          regnet, res2net, resnest, resnet, shufflenet, vit, vovnet)
-from nblib.models import image_size
 
 
 def in_model(name: str, cls: type, index: int = 0):
@@ -42,21 +55,37 @@ PYRAMID = [(1, c, 56 // 2**i, 56 // 2**i) for i, c in enumerate(C2_C5)]
 BLOCKS = {
     "basic block": lambda: in_model("resnet18", resnet.BasicBlock, 2),
     "bottleneck": lambda: in_model("resnet50", resnet.Bottleneck, 3),
-    "pre-activation bottleneck": lambda: in_model("preact_resnet50", resnet.PreActBottleneck, 3),
-    "ResNet-D downsampling bottleneck": lambda: in_model("resnet50d", resnet.Bottleneck, 3),
+    "pre-activation bottleneck": lambda: in_model(
+        "preact_resnet50", resnet.PreActBottleneck, 3
+    ),
+    "ResNet-D downsampling bottleneck": lambda: in_model(
+        "resnet50d", resnet.Bottleneck, 3
+    ),
     "SE bottleneck": lambda: in_model("seresnet50", resnet.Bottleneck, 3),
     "ResNeXt bottleneck": lambda: in_model("resnext50_32x4d", resnet.Bottleneck, 3),
     "Inception module (v1)": lambda: in_model("googlenet", inception.Inception),
     "Inception-A (v3)": lambda: in_model("inception_v3", inception.InceptionA),
-    "Inception-C (v3, factorised 7x7)": lambda: in_model("inception_v3", inception.InceptionC),
+    "Inception-C (v3, factorised 7x7)": lambda: in_model(
+        "inception_v3", inception.InceptionC
+    ),
     "dense layer": lambda: in_model("densenet121", densenet.DenseLayer),
     "transition": lambda: in_model("densenet121", densenet.Transition),
     "ViT encoder block": lambda: in_model("vit_s_16", vit.EncoderBlock),
-    "depthwise separable conv": lambda: in_model("mobilenet_v1", mobilenet.DepthwiseSeparableConv, 1),
-    "inverted residual": lambda: in_model("mobilenet_v2", mobilenet.InvertedResidual, 2),
-    "ShuffleNet v1 unit": lambda: in_model("shufflenet_v1_g3", shufflenet.ShuffleUnit, 1),
-    "ShuffleNet v2 unit": lambda: in_model("shufflenet_v2_x1_0", shufflenet.InvertedResidual, 1),
-    "ShuffleNet v2 downsampling unit": lambda: in_model("shufflenet_v2_x1_0", shufflenet.InvertedResidual, 0),
+    "depthwise separable conv": lambda: in_model(
+        "mobilenet_v1", mobilenet.DepthwiseSeparableConv, 1
+    ),
+    "inverted residual": lambda: in_model(
+        "mobilenet_v2", mobilenet.InvertedResidual, 2
+    ),
+    "ShuffleNet v1 unit": lambda: in_model(
+        "shufflenet_v1_g3", shufflenet.ShuffleUnit, 1
+    ),
+    "ShuffleNet v2 unit": lambda: in_model(
+        "shufflenet_v2_x1_0", shufflenet.InvertedResidual, 1
+    ),
+    "ShuffleNet v2 downsampling unit": lambda: in_model(
+        "shufflenet_v2_x1_0", shufflenet.InvertedResidual, 0
+    ),
     "Darknet block": lambda: in_model("darknet53", darknet.DarkBlock, 1),
     "CSP stage": lambda: in_model("cspdarknet53", cspnet.CrossStage, 1),
     "OSA module": lambda: in_model("vovnet39a", vovnet.OsaBlock),
@@ -70,13 +99,18 @@ BLOCKS = {
     "RFB": lambda: on_meta(lambda: RFB(256, 256), (1, 256, 38, 38)),
     "FPN": lambda: on_meta(lambda: FPN(C2_C5, 256), PYRAMID),
     "PANet": lambda: on_meta(lambda: PANet(C2_C5, 256), PYRAMID),
-    "BiFPN layer": lambda: on_meta(lambda: BiFPN([64] * 5, 64), [(1, 64, 2**s, 2**s)
-                                                             for s in range(6, 1, -1)]),
-    "ASFF (level 0)": lambda: on_meta(lambda: ASFF([256, 512, 1024], 0),
-                                      [(1, 256, 52, 52), (1, 512, 26, 26), (1, 1024, 13, 13)]),
+    "BiFPN layer": lambda: on_meta(
+        lambda: BiFPN([64] * 5, 64), [(1, 64, 2**s, 2**s) for s in range(6, 1, -1)]
+    ),
+    "ASFF (level 0)": lambda: on_meta(
+        lambda: ASFF([256, 512, 1024], 0),
+        [(1, 256, 52, 52), (1, 512, 26, 26), (1, 1024, 13, 13)],
+    ),
     "TUM": lambda: on_meta(lambda: TUM(768, 256, 6), (1, 768, 40, 40)),
-    "SFAM": lambda: on_meta(lambda: SFAM(2 * 256, 3),  # two TUMs, three scales
-                            [[(1, 256, s, s) for s in (40, 20, 10)]] * 2),
+    "SFAM": lambda: on_meta(
+        lambda: SFAM(2 * 256, 3),  # two TUMs, three scales
+        [[(1, 256, s, s) for s in (40, 20, 10)]] * 2,
+    ),
 }
 
 
@@ -108,10 +142,16 @@ def functional_merges(module: nn.Module, shape) -> Counter:
     hooks = []
     for m in module.modules():
         if not list(m.children()) and m is not module:
-            hooks.append(m.register_forward_pre_hook(
-                lambda *a: setattr(mode, "depth", mode.depth + 1)))
-            hooks.append(m.register_forward_hook(
-                lambda *a: setattr(mode, "depth", mode.depth - 1)))
+            hooks.append(
+                m.register_forward_pre_hook(
+                    lambda *a: setattr(mode, "depth", mode.depth + 1)
+                )
+            )
+            hooks.append(
+                m.register_forward_hook(
+                    lambda *a: setattr(mode, "depth", mode.depth - 1)
+                )
+            )
     x = diagrams._inputs(shape, torch.device("meta"))
     try:
         with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), mode:
@@ -130,12 +170,16 @@ def test_a_diagram_draws_exactly_the_modules_convolutions_and_merges(name):
     assert merges_in(drawing.nodes) == functional_merges(block, shape)
     html = drawing._repr_html_()
     assert html.count("<rect") + html.count("<circle") == len(drawing.nodes)
-    assert f'aria-label="{name}"' in html and repr(drawing).startswith(f"Diagram of {name}:")
+    assert f'aria-label="{name}"' in html and repr(drawing).startswith(
+        f"Diagram of {name}:"
+    )
 
 
 def test_squeeze_excitation_is_drawn_as_a_gate_on_the_residual_branch():
     block, shape = BLOCKS["SE bottleneck"]()
-    labels = Counter(n.label.split(" · ")[0] for n in diagrams.diagram(block, shape).nodes)
+    labels = Counter(
+        n.label.split(" · ")[0] for n in diagrams.diagram(block, shape).nodes
+    )
     assert labels["×"] == 1 and labels["global pool"] + labels["mean"] == 1
 
 

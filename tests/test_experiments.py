@@ -15,12 +15,21 @@ def macs_by_group(name: str, **sizes) -> dict[str, dict[str, int]]:
         with torch.device("meta"):
             module = v.build()
         groups.setdefault(v.experiment, {})[v.variant] = measure.count_macs(
-            module, v.input_shape)
+            module, v.input_shape
+        )
     return groups
 
 
-@pytest.mark.parametrize("name", ["shufflenet_v2_guidelines", "conv_kernel_efficiency",
-                                  "vovnet_fragmentation", "spp_vs_sppf", "bifpn_fusion"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "shufflenet_v2_guidelines",
+        "conv_kernel_efficiency",
+        "vovnet_fragmentation",
+        "spp_vs_sppf",
+        "bifpn_fusion",
+    ],
+)
 def test_variants_of_a_group_do_the_same_macs(name):
     for group, macs in macs_by_group(name).items():
         assert max(macs.values()) / min(macs.values()) < 1.03, (group, macs)

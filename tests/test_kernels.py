@@ -2,6 +2,7 @@
 model (the two exceptions pinned and explained), ResNet-50 + FPN and ASPP launching
 their reference's kernels."""
 
+import pickle
 from collections import Counter
 
 import pytest
@@ -125,9 +126,34 @@ def test_ours_launches_the_reference_kernels(name, channels_last):
     assert comparison.ours_calls <= 1.1 * comparison.reference_calls
 
 
-def test_kernel_records_are_plain_comparable_values():
-    a = Kernel("add", (((2,), (1,), "float32"),) * 2, (((2,), (1,), "float32"),))
-    assert a == Kernel("add", a.inputs, a.outputs) and a.bytes == 24
+def plain_leaves(value) -> list:
+    """Every leaf of a nested tuple."""
+    if isinstance(value, tuple):
+        return [leaf for item in value for leaf in plain_leaves(item)]
+    return [value]
+
+
+def test_kernel_records_are_plain_values_equal_across_runs():
+    """A record holds no tensor, dtype or device object, only ints and strings: it
+    outlives the forward pass, pickles, and is the same Counter key in another run
+    (what comparing ours with a reference relies on)."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    first, _ = kernel_counts(model, (1, 3, 6, 6))
+    second, _ = kernel_counts(model, (1, 3, 6, 6))
+    assert first == second and len(first) == 2
+    for kernel in first:
+        leaves = plain_leaves((kernel.op, kernel.inputs, kernel.outputs))
+        assert all(type(leaf) in (int, str) for leaf in leaves), kernel
+        assert pickle.loads(pickle.dumps(kernel)) == kernel
+        assert hash(kernel) == hash(Kernel(kernel.op, kernel.inputs, kernel.outputs))
+    assert sorted(first)[0].op == "convolution"  # ordered: differences() is stable
+
+
+def test_kernel_bytes_follow_the_dtype():
+    def add(dtype: str) -> Kernel:
+        return Kernel("add", (((2,), (1,), dtype),) * 2, (((2,), (1,), dtype),))
+
+    assert add("float32").bytes == 3 * 2 * 4 and add("bfloat16").bytes == 3 * 2 * 2
 
 
 def test_aspp_launches_torchvision_kernels():

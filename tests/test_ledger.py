@@ -18,9 +18,13 @@ def notebook_with(tmp_path: Path, *verdicts: reference.Verdict) -> Path:
     nb.cells = [nbformat.v4.new_markdown_cell("# A chapter\n\ntext")]
     for v in verdicts:
         cell = nbformat.v4.new_code_cell("reference.verdict(...)")
-        cell.outputs = [nbformat.v4.new_output(
-            "execute_result", {"text/plain": repr(v), "text/html": v._repr_html_()},
-            execution_count=1)]
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "execute_result",
+                {"text/plain": repr(v), "text/html": v._repr_html_()},
+                execution_count=1,
+            )
+        ]
         nb.cells.append(cell)
     cell = nbformat.v4.new_code_cell("print('REPRODUCED is a word')")
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x\n")]
@@ -32,8 +36,9 @@ def notebook_with(tmp_path: Path, *verdicts: reference.Verdict) -> Path:
 
 def test_verdicts_are_read_back_from_stored_outputs(tmp_path):
     a = reference.verdict("a holds", True, "1 = 1", **WHO)
-    b = reference.not_testable("b is fast", "a GPU record", kind="timing",
-                               source="paper", criterion="faster")
+    b = reference.not_testable(
+        "b is fast", "a GPU record", kind="timing", source="paper", criterion="faster"
+    )
     path = notebook_with(tmp_path, a, b)
     assert chapter_verdicts(path) == [a, b]
     table = ledger(tmp_path)

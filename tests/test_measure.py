@@ -4,7 +4,6 @@ import pytest
 import torch
 import torchvision
 from torch import nn
-
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
@@ -71,7 +70,10 @@ def test_memory_access_cost_of_1x1_conv():
 def test_op_costs_attribute_ops_to_innermost_module():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.ReLU())
     layers = measure.layer_costs(measure.op_costs(model, (1, 3, 6, 6)))
-    assert [(l.module, l.ops) for l in layers] == [("0", "convolution"), ("1", "relu")]
+    assert [(layer.module, layer.ops) for layer in layers] == [
+        ("0", "convolution"),
+        ("1", "relu"),
+    ]
     assert layers[1].mac == 2 * 8 * 4 * 4  # ReLU reads and writes each element once
 
 
@@ -183,8 +185,14 @@ class _Trace(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func._overloadpacket.__name__
-        reads = any(isinstance(a, torch.Tensor) for a in tree_flatten((args, kwargs))[0])
-        if reads and not func.is_view and name not in ("alias", "lift_fresh", "_unsafe_view"):
+        reads = any(
+            isinstance(a, torch.Tensor) for a in tree_flatten((args, kwargs))[0]
+        )
+        if (
+            reads
+            and not func.is_view
+            and name not in ("alias", "lift_fresh", "_unsafe_view")
+        ):
             self.ops.append(name)
         return func(*args, **(kwargs or {}))
 
@@ -197,9 +205,12 @@ def grad_free_ops(model: nn.Module, input_shape: tuple) -> list[str]:
         p.requires_grad_(False)
     x = torch.randn(input_shape, device=next(model.parameters()).device)
     try:
-        with torch.enable_grad(), measure.mha_fast_path(False), sdpa_kernel(
-            SDPBackend.MATH
-        ), _Trace() as trace:
+        with (
+            torch.enable_grad(),
+            measure.mha_fast_path(False),
+            sdpa_kernel(SDPBackend.MATH),
+            _Trace() as trace,
+        ):
             model.eval()(x)
     finally:
         for p in params:

@@ -1,7 +1,7 @@
 """Every registry model's params and MACs: re-counted against the committed table, and
 against torchvision's own published metadata (num_params, GFLOPS = GMACs) where it has
-the model. MACs are counted at (1, 3, input_size, input_size): the model's own input
-size (Inception v3: 299), 224 where the table leaves the column empty."""
+the model. MACs are counted at (1, 3, size, size): the model's own input size from its
+registry record (Inception v3: 299), which the table's input_size column repeats."""
 
 import csv
 from pathlib import Path
@@ -11,12 +11,10 @@ import torch
 import torchvision.models as tvm
 
 from nblib.measure import count_macs, count_params
-from nblib.models import MODELS, build
+from nblib.models import MODELS, build, image_size
 
-EXPECTED = {
-    row["model"]: row
-    for row in csv.DictReader(open(Path(__file__).with_name("model_costs.csv")))
-}
+with open(Path(__file__).with_name("model_costs.csv")) as costs:
+    EXPECTED = {row["model"]: row for row in csv.DictReader(costs)}
 
 
 # torchvision publishes googlenet's parameters without its auxiliary heads (its
@@ -25,7 +23,7 @@ WITHOUT_AUX = {"googlenet"}
 
 
 def input_shape(name: str) -> tuple[int, int, int, int]:
-    size = int(EXPECTED[name].get("input_size") or 224)
+    size = image_size(name)  # the record's; the table's column is checked against it
     return (1, 3, size, size)
 
 

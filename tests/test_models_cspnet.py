@@ -6,9 +6,9 @@ import warnings
 
 import pytest
 import torch
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, cspnet
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 timm = pytest.importorskip("timm")

@@ -5,9 +5,9 @@ import warnings
 
 import pytest
 import torch
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, darknet
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 timm = pytest.importorskip("timm")
@@ -31,7 +31,9 @@ def test_53_layers_are_52_convs_and_a_classifier():
 
 def test_residual_units_halve_then_restore_the_width():
     depths, channels = darknet.DARKNET_CONFIGS[53]
-    for stage, depth, c in zip(build("darknet53").stages, depths, channels):
+    for stage, depth, c in zip(
+        build("darknet53").stages, depths, channels, strict=True
+    ):
         assert len(stage.blocks) == depth
         for block in stage.blocks:
             assert block.conv1.conv.out_channels == c // 2

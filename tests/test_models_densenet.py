@@ -4,9 +4,9 @@ memory-efficient variant behave as the paper says."""
 import pytest
 import torch
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, densenet
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 NAMES = ["densenet121", "densenet161", "densenet169", "densenet201"]
 

@@ -4,9 +4,9 @@ the same training-mode outputs; stage features are torchvision's activations."""
 import pytest
 import torch
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, inception
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 # name, torchvision builder, input size (Inception v3's is 299; its valid-padded stem
 # needs at least 75 in eval mode and 299 for the auxiliary head in training mode)
@@ -40,7 +40,7 @@ def test_training_outputs_equal_torchvision(name, builder, size):
             outputs.append(model.train()(x))
     a, b = outputs
     assert type(a).__name__ == type(b).__name__ and a._fields == b._fields
-    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
 
 
 @pytest.mark.parametrize("name, builder, size", MODELS)
@@ -84,7 +84,7 @@ def test_features_are_torchvisions_stage_outputs(name, builder, size):
     with torch.no_grad():
         features = ours.forward_features(x)
         ref(x)
-    assert all(torch.equal(f, kept[t]) for f, t in zip(features, taps))
+    assert all(torch.equal(f, kept[t]) for f, t in zip(features, taps, strict=True))
     assert [f.shape[1] for f in features] == [i["channels"] for i in ours.feature_info]
 
 

@@ -5,9 +5,9 @@ import pytest
 import timm
 import torch
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, mobilenet
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 
 def test_v1_equal_to_timm():

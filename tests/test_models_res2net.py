@@ -3,9 +3,9 @@
 import pytest
 import timm
 import torch
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, res2net
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 
 @pytest.mark.parametrize("name", ["res2net50_26w_4s"])

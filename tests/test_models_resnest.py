@@ -4,9 +4,9 @@ weights that sum to 1."""
 import pytest
 import timm
 import torch
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, resnest
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 
 @pytest.mark.parametrize("name", ["resnest50d"])

@@ -5,10 +5,10 @@ import pytest
 import timm
 import torch
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.blocks import SqueezeExcitation
 from nblib.models import build, resnet
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 NAMES = [
     "resnet18",
@@ -28,8 +28,8 @@ def test_equal_to_torchvision(name):
 
 @pytest.mark.parametrize("name", TIMM_NAMES)
 def test_equal_to_timm(name):
-    # timm zero-initialises the last BN of each branch; keep it at 1 so that the branches
-    # (and SE) shape the outputs compared.
+    # timm zero-initialises the last BN of each branch; keep it at 1 so that the
+    # branches (and SE) shape the outputs compared.
     reference = timm.create_model(name, pretrained=False, zero_init_last=False)
     assert_equal_to_reference(build(name), reference)
 

@@ -4,10 +4,10 @@ implementation) checked against the paper's Table 1 and the shuffle's definition
 import pytest
 import torch
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.blocks import channel_shuffle
 from nblib.models import build, shufflenet
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 V2 = [
     "shufflenet_v2_x0_5",

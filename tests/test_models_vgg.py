@@ -2,9 +2,9 @@
 
 import pytest
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 NAMES = [
     "vgg11",

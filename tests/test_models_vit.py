@@ -5,12 +5,11 @@ import pytest
 import timm
 import torch
 import torchvision
+from reference_models import assert_equal_to_reference, assert_feature_contract
 from torch import nn
 
-from nblib.measure import mha_fast_path
-from nblib.measure import count_params
+from nblib.measure import count_params, mha_fast_path
 from nblib.models import build, vit
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 
 def randomise_head(head: nn.Linear) -> None:
@@ -140,8 +139,13 @@ def test_position_embeddings_interpolate_as_timm_does():
     from timm.layers import resample_abs_pos_embed
 
     model = vit.VisionTransformer(
-        image_size=224, patch_size=16, num_layers=1, num_heads=2, hidden_dim=8,
-        mlp_dim=16, num_classes=3
+        image_size=224,
+        patch_size=16,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        mlp_dim=16,
+        num_classes=3,
     )
     before = model.encoder.pos_embedding.detach().clone()
     model.resize(384)

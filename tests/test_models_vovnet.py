@@ -5,9 +5,9 @@ import warnings
 
 import pytest
 import torch
+from reference_models import assert_equal_to_reference, assert_feature_contract
 
 from nblib.models import build, vovnet
-from reference_models import assert_equal_to_reference, assert_feature_contract
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 timm = pytest.importorskip("timm")

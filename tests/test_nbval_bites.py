@@ -1,4 +1,5 @@
-"""Strict nbval must fail when a stored output no longer matches what the code prints."""
+"""Strict nbval must fail when a stored output no longer matches what the code
+prints."""
 
 import subprocess
 import sys

@@ -45,8 +45,12 @@ def test_every_neck_on_every_backbone(backbone, levels, make_neck):
 def test_mlfpn_on_two_levels():
     net = build("resnet18")
     neck = MLFPN(
-        [128, 256], tums=2, scales=3, planes=16,
-        base_channels=(16, 32), reduction=4,
+        [128, 256],
+        tums=2,
+        scales=3,
+        planes=16,
+        base_channels=(16, 32),
+        reduction=4,
     )
     model = BackboneWithNeck(net, neck, [1, 2]).eval()
     with torch.no_grad():
@@ -57,8 +61,11 @@ def test_mlfpn_on_two_levels():
 
 def test_mismatched_widths_are_refused_before_running():
     net = build("resnet50")
-    with pytest.raises(ValueError, match=r"expects in_channels \[64, 128, 256\].*"
-                                         r"\[512, 1024, 2048\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects in_channels \[64, 128, 256\].*"
+        r"\[512, 1024, 2048\]",
+    ):
         BackboneWithNeck(net, FPN([64, 128, 256], 32), [1, 2, 3])
     with pytest.raises(ValueError, match="must index the 4 feature levels"):
         BackboneWithNeck(net, FPN([512, 1024], 32), [2, 4])

@@ -41,7 +41,7 @@ def test_fpn_equals_torchvision():
     with torch.no_grad():
         want = list(ref({str(i): f for i, f in enumerate(x)}).values())
         got = ours(x)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert torch.equal(g, w)
 
 
@@ -69,7 +69,10 @@ def test_neck_validation(cls):
 
 def test_bifpn_odd_sizes_and_layer_count():
     neck = BiFPN([40, 112, 320], 64, num_layers=2).eval()
-    x = [torch.randn(1, c, s, s) for c, s in zip([40, 112, 320], [25, 13, 7])]
+    x = [
+        torch.randn(1, c, s, s)
+        for c, s in zip([40, 112, 320], [25, 13, 7], strict=True)
+    ]
     with torch.no_grad():
         out = neck(x)
     assert [o.shape[-1] for o in out] == [25, 13, 7]
@@ -107,7 +110,7 @@ def test_resnet50_fpn_equals_torchvision_resnet_fpn_backbone():
     with torch.no_grad():
         got, want = ours.eval()(x), ref(x)
     assert list(want) == ["0", "1", "2", "3", "pool"]
-    for g, w in zip(got, list(want.values())[:4]):
+    for g, w in zip(got, list(want.values())[:4], strict=True):
         assert torch.equal(g, w)
     assert torch.equal(want["pool"], F.max_pool2d(want["3"], 1, 2))
 
@@ -134,7 +137,12 @@ def test_make_separable_replaces_dense_3x3_convs():
     convs = [m for m in fpn.modules() if isinstance(m, nn.Conv2d)]
     # 2 lateral 1x1 convs stay; each 3x3 output conv becomes depthwise + pointwise
     assert [(c.kernel_size, c.groups) for c in convs] == [
-        ((1, 1), 1), ((1, 1), 1), ((3, 3), 8), ((1, 1), 1), ((3, 3), 8), ((1, 1), 1)
+        ((1, 1), 1),
+        ((1, 1), 1),
+        ((3, 3), 8),
+        ((1, 1), 1),
+        ((3, 3), 8),
+        ((1, 1), 1),
     ]
     assert count_params(fpn) == 2 * 8 + 8 * 8 + 16 * 8 + 2 * (9 * 8 + 8 * 8 + 8)
     assert count_params(SeparableConv(8)) == 9 * 8 + 8 * 8 + 2 * 8

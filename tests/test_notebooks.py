@@ -61,10 +61,9 @@ def test_only_timing_and_device_cells_escape_comparison(path):
         tags = cell["metadata"].get("tags", [])
         assert "nbval-skip" not in tags and "NBVAL_" not in source(cell)
         if IGNORE in tags:
-            assert re.search(r"time_model|device_name|best_device|live_timings|setup\(",
-                             source(cell)), (
-                source(cell)
-            )
+            assert re.search(
+                r"time_model|device_name|best_device|live_timings|setup\(", source(cell)
+            ), source(cell)
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -101,8 +100,9 @@ def test_chapter_anatomy(path):
     assert len(re.findall(r"^# ", markdown, flags=re.M)) == 1, "exactly one title"
     assert "{cite" in markdown, "the chapter cites its papers"
     assert "## Summary" in markdown and "## Exercises" in markdown
-    assert re.search(r"^(REPRODUCED|REFUTED|INCONCLUSIVE|NOT TESTABLE HERE): ", outputs,
-                     flags=re.M), "no executed verdict"
+    assert re.search(
+        r"^(REPRODUCED|REFUTED|INCONCLUSIVE|NOT TESTABLE HERE): ", outputs, flags=re.M
+    ), "no executed verdict"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -114,33 +114,65 @@ def test_every_verdict_follows_the_protocol(path):
     shown = sum(len(old.findall(output_text(c))) for c in cells(path))
     verdicts = chapter_verdicts(path)
     # a verdict's text/plain and its HTML title are the two places its status appears
-    assert 0 < len(verdicts) and shown == len(verdicts), (
+    assert len(verdicts) > 0 and shown == len(verdicts), (
         f"{shown} status lines but {len(verdicts)} protocol verdicts"
     )
     for v in verdicts:
         decided = v.status in ("reproduced", "refuted")
-        if v.kind == "timing" and decided and not re.search(r"NVIDIA|H100|H200|A100|GPU",
-                                                             v.evidence):
+        if (
+            v.kind == "timing"
+            and decided
+            and not re.search(r"NVIDIA|H100|H200|A100|GPU", v.evidence)
+        ):
             assert "CPU" in v.claim, f"a timing verdict without a GPU row: {v.claim}"
 
 
 # Words after which a number names a thing (Table 3, stage 4), not a quantity.
-_REFERENCE_WORDS = r"(?:Tables?|Sections?|Sec\.|Eqs?\.|Equations?|Figures?|Fig\.|[Cc]hapters?|[Ss]teps?|[Ss]tages?|[Ll]evels?|issue|Appendix|[Ee]xercises?)"
-_UNITS = {"", "x", "×", "%", "M", "G", "K", "k", "ms", "s", "B", "GB", "MB", "KB", "MACs",
-          "GMACs", "FLOPs", "GFLOPs", "px", "TFLOP"}
+_REFERENCE_WORDS = (
+    r"(?:Tables?|Sections?|Sec\.|Eqs?\.|Equations?|Figures?|Fig\.|[Cc]hapters?"
+    r"|[Ss]teps?|[Ss]tages?|[Ll]evels?|issue|Appendix|[Ee]xercises?)"
+)
+_UNITS = {
+    "",
+    "x",
+    "×",
+    "%",
+    "M",
+    "G",
+    "K",
+    "k",
+    "ms",
+    "s",
+    "B",
+    "GB",
+    "MB",
+    "KB",
+    "MACs",
+    "GMACs",
+    "FLOPs",
+    "GFLOPs",
+    "px",
+    "TFLOP",
+}
 
 
 def unglued_numbers(markdown: str) -> list[str]:
     """Quantities written as digits in prose: a decimal, a percentage, a ratio (12x) or
     a number of 10 or more, outside glue and other roles, math, code and links. Shapes
-    (3x3), names (ResNet-50, V2, 1k), years and references (Table 3) are not quantities."""
-    text = re.sub(r"\{[\w:-]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<!--.*?-->",
-                  " ", markdown, flags=re.S)
+    (3x3), names (ResNet-50, V2, 1k), years and references (Table 3) are not
+    quantities."""
+    text = re.sub(
+        r"\{[\w:-]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<!--.*?-->",
+        " ",
+        markdown,
+        flags=re.S,
+    )
     text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # numbered list items
     text = re.sub(rf"{_REFERENCE_WORDS}\s+[\d.,–-]+", " ", text)
     found = []
-    for m in re.finditer(r"(?<![\w\-./^])(\d+(?:,\d{3})*(?:\.\d+)?)([A-Za-z%×]*)(\d*)",
-                         text):
+    for m in re.finditer(
+        r"(?<![\w\-./^])(\d+(?:,\d{3})*(?:\.\d+)?)([A-Za-z%×]*)(\d*)", text
+    ):
         number, suffix, tail = m.groups()
         if tail or suffix not in _UNITS:
             continue  # a shape (3x3) or a name (1k, 2d)
@@ -167,8 +199,10 @@ def closing_sections(path: Path) -> str:
 
 
 def test_the_number_detector_sees_quantities_and_spares_names():
-    text = ("ResNet-50 has 13.6x fewer MACs, 22 pairs, 8.2 %, 3x3 and 1x1 convs, "
-            "Table 12, {glue:text}`n:.1f` and $k^2=9$ in 2016; V2 1x at 3.4 M params")
+    text = (
+        "ResNet-50 has 13.6x fewer MACs, 22 pairs, 8.2 %, 3x3 and 1x1 convs, "
+        "Table 12, {glue:text}`n:.1f` and $k^2=9$ in 2016; V2 1x at 3.4 M params"
+    )
     assert unglued_numbers(text) == ["13.6x", "22", "8.2", "3.4"]
 
 
@@ -199,21 +233,25 @@ def test_glued_values_are_plain_literals(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_exercise_has_a_worked_solution(path):
-    """Each numbered exercise is followed by a dropdown 'Solution N', executed like every
-    other cell."""
+    """Each numbered exercise is followed by a dropdown 'Solution N', executed like
+    every other cell."""
     markdown = [source(c) for c in cells(path, "markdown")]
     exercises = "\n".join(markdown).split("## Exercises")[-1]
     numbers = re.findall(r"^(\d+)\. ", exercises.split(":::{dropdown}")[0], flags=re.M)
-    solutions = re.findall(r"^:::\{dropdown\} Solution (\d+)", "\n".join(markdown),
-                           flags=re.M)
+    solutions = re.findall(
+        r"^:::\{dropdown\} Solution (\d+)", "\n".join(markdown), flags=re.M
+    )
     assert numbers and solutions == numbers
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_chapter_shows_a_figure_or_a_diagram(path):
     outputs = [o for c in cells(path) for o in c.get("outputs", [])]
-    assert any("image/png" in o.get("data", {}) or "bx-diagram" in
-               "".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert any(
+        "image/png" in o.get("data", {})
+        or "bx-diagram" in "".join(o.get("data", {}).get("text/html", ""))
+        for o in outputs
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

@@ -1,4 +1,5 @@
-"""nblib.reference: the paper table's schema, comparisons, recorded timings, verdicts."""
+"""nblib.reference: the paper table's schema, comparisons, recorded timings,
+verdicts."""
 
 import numpy as np
 import pandas as pd
@@ -112,8 +113,10 @@ def test_a_reference_stands_in_where_ours_was_never_recorded(tmp_path):
         ]
     ).to_csv(tmp_path / "gpu.csv", index=False)
     rows = reference.recorded_timings(["resnet18", "vgg16"], directory=tmp_path)
-    assert list(zip(rows.model, rows.implementation)) == [
-        ("resnet18", "nblib"), ("vgg16", "torchvision")]
+    assert list(zip(rows.model, rows.implementation, strict=True)) == [
+        ("resnet18", "nblib"),
+        ("vgg16", "torchvision"),
+    ]
     alone = reference.recorded_timings(["vgg16"], directory=tmp_path, stand_in=False)
     assert alone.empty
 
@@ -121,7 +124,9 @@ def test_a_reference_stands_in_where_ours_was_never_recorded(tmp_path):
 def test_the_h100_import_reads_back_with_its_provenance():
     rows = reference.recorded_timings(["resnet50", "vit_b_16"], implementation=None)
     assert len(rows) == 4 and set(rows.implementation) == {"torchvision"}
-    assert rows.macs[rows.model == "vit_b_16"].iloc[0] == 17_563_828_224  # attention counted
+    assert (
+        rows.macs[rows.model == "vit_b_16"].iloc[0] == 17_563_828_224
+    )  # attention counted
     source = reference.recorded_source(rows)
     assert "NVIDIA H100 80GB HBM3" in source and "fastest of 3 repeats" in source
     g1 = reference.recorded_experiment("G1 x1")
@@ -151,7 +156,8 @@ def test_verdict_statuses_and_the_text_a_ledger_reads_back():
 
 
 @pytest.mark.parametrize(
-    "holds", ["False", 1, None, float("nan"), np.array([True, False])],
+    "holds",
+    ["False", 1, None, float("nan"), np.array([True, False])],
     ids=["string", "int", "None", "nan", "array"],
 )
 def test_a_verdict_takes_a_computed_bool_only(holds):
@@ -180,14 +186,19 @@ def test_gpu_claims_are_judged_by_gpu_rows_only():
     def decide(rows):
         return bool(rows.median_ms.iloc[0] < 1), f"{rows.median_ms.iloc[0]} ms"
 
-    none = reference.gpu_verdict("fast on a GPU", pd.DataFrame(), decide,
-                                 needs="a GPU record of G1", **WHO)
+    none = reference.gpu_verdict(
+        "fast on a GPU", pd.DataFrame(), decide, needs="a GPU record of G1", **WHO
+    )
     assert none.status == "not testable here" and "a GPU record of G1" in none.evidence
-    gpu = pd.DataFrame([{"device": "cuda", "device_name": "NVIDIA H100", "median_ms": 0.5}])
+    gpu = pd.DataFrame(
+        [{"device": "cuda", "device_name": "NVIDIA H100", "median_ms": 0.5}]
+    )
     judged = reference.gpu_verdict("fast on a GPU", gpu, decide, needs="-", **WHO)
     assert judged.status == "reproduced" and judged.evidence.startswith("NVIDIA H100")
     with pytest.raises(ValueError, match="GPU rows only"):
-        reference.gpu_verdict("fast", gpu.assign(device="cpu"), decide, needs="-", **WHO)
+        reference.gpu_verdict(
+            "fast", gpu.assign(device="cpu"), decide, needs="-", **WHO
+        )
 
 
 @pytest.mark.parametrize(
@@ -224,17 +235,25 @@ def recorded_rows(tmp_path):
     for model, ms in (("vgg16", 4.0), ("resnet18", 1.0)):
         for batch in (1, 128):
             for dtype, layout, compiled, speed in (
-                ("fp32", "contiguous", False, 1), ("bf16", "channels_last", False, 2),
+                ("fp32", "contiguous", False, 1),
+                ("bf16", "channels_last", False, 2),
                 ("bf16", "channels_last", True, 4),
             ):
-                rows.append(base | {
-                    "model": model, "batch": batch, "dtype": dtype,
-                    "memory_format": layout, "compiled": compiled,
-                    "median_ms": ms * batch / speed,
-                    "images_per_s": 1e3 * speed / ms,
-                })
-    pd.DataFrame(rows, columns=bench.COLUMNS).to_csv(tmp_path / "nvidia-h200.csv",
-                                                    index=False)
+                rows.append(
+                    base
+                    | {
+                        "model": model,
+                        "batch": batch,
+                        "dtype": dtype,
+                        "memory_format": layout,
+                        "compiled": compiled,
+                        "median_ms": ms * batch / speed,
+                        "images_per_s": 1e3 * speed / ms,
+                    }
+                )
+    pd.DataFrame(rows, columns=bench.COLUMNS).to_csv(
+        tmp_path / "nvidia-h200.csv", index=False
+    )
     return reference.recorded_timings(["resnet18", "vgg16"], directory=tmp_path)
 
 

@@ -10,8 +10,11 @@ from nblib.models import build, resnet
 
 
 def shortcuts(model: torch.nn.Module) -> list:
-    return [block.downsample for stage in (model.layer1, model.layer2, model.layer3,
-                                           model.layer4) for block in stage]
+    return [
+        block.downsample
+        for stage in (model.layer1, model.layer2, model.layer3, model.layer4)
+        for block in stage
+    ]
 
 
 def test_option_b_is_the_default_and_loads_torchvision_keys():
@@ -25,8 +28,7 @@ def test_option_a_adds_no_parameter(builder):
     a, b = builder(shortcut="A"), builder()
     projections = sum(count_params(s) for s in shortcuts(b) if s is not None)
     assert count_params(a) == count_params(b) - projections
-    assert all(s is None or isinstance(s, resnet.ZeroPadShortcut)
-               for s in shortcuts(a))
+    assert all(s is None or isinstance(s, resnet.ZeroPadShortcut) for s in shortcuts(a))
 
 
 def test_zero_padding_subsamples_and_appends_zero_channels():

@@ -44,8 +44,9 @@ def test_time_bound_is_the_larger_of_compute_and_transfer():
 
 def test_intensity_of_a_1x1_convolution_by_hand():
     h, w, c1, c2 = 14, 14, 64, 128
-    costs = roofline.module_costs({"1x1": (nn.Conv2d(c1, c2, 1, bias=False),
-                                           (1, c1, h, w))})
+    costs = roofline.module_costs(
+        {"1x1": (nn.Conv2d(c1, c2, 1, bias=False), (1, c1, h, w))}
+    )
     macs, elements = h * w * c1 * c2, h * w * (c1 + c2) + c1 * c2
     assert costs.loc["1x1"].tolist() == [macs, elements]
     assert roofline.intensity(macs, elements, "bf16") == 2 * macs / (2 * elements)
@@ -56,10 +57,15 @@ def test_intensity_of_a_1x1_convolution_by_hand():
 
 def test_device_roof_reads_the_datasheet_table(tmp_path):
     path = tmp_path / "devices.csv"
-    path.write_text("device_pattern,dtype,peak_tflops,bandwidth_gbs,source\n"
-                    "Fake GPU,bf16,100,2000,made up\n")
+    path.write_text(
+        "device_pattern,dtype,peak_tflops,bandwidth_gbs,source\n"
+        "Fake GPU,bf16,100,2000,made up\n"
+    )
     assert roofline.device_roof("ACME Fake GPU 2", "bf16", path) == {
-        "peak_tflops": 100.0, "bandwidth_gbs": 2000.0, "source": "made up"}
+        "peak_tflops": 100.0,
+        "bandwidth_gbs": 2000.0,
+        "source": "made up",
+    }
     with pytest.raises(ValueError, match="name"):
         roofline.device_roof("Other GPU", "bf16", path)
     # the real table: the same peak the benchmark writes into its rows
@@ -72,9 +78,16 @@ def test_every_registry_model_has_a_family():
     assert {roofline.family(n) for n in MODELS} - {"other"} == {
         roofline.family(n) for n in MODELS
     }
-    assert [roofline.family(n) for n in ("resnet50d", "resnext50_32x4d", "resnest50d",
-                                         "res2net50_26w_4s", "cspresnet50")] == [
-        "ResNet", "ResNeXt", "ResNeSt", "Res2Net", "Darknet/CSP"]
+    assert [
+        roofline.family(n)
+        for n in (
+            "resnet50d",
+            "resnext50_32x4d",
+            "resnest50d",
+            "res2net50_26w_4s",
+            "cspresnet50",
+        )
+    ] == ["ResNet", "ResNeXt", "ResNeSt", "Res2Net", "Darknet/CSP"]
 
 
 def test_image_sizes_are_those_of_the_committed_cost_table():
@@ -94,8 +107,10 @@ def test_zoo_costs_match_measure_and_scale_with_batch():
         assert row[list(summary)].tolist() == list(summary.values())
     assert (two.macs == 2 * one.macs).all()
     # activations double, weights are read once: traffic grows, but less than twice
-    assert ((two.memory_access > one.memory_access)
-            & (two.memory_access < 2 * one.memory_access)).all()
+    assert (
+        (two.memory_access > one.memory_access)
+        & (two.memory_access < 2 * one.memory_access)
+    ).all()
     with pytest.raises(ValueError, match="sizes"):
         roofline.zoo_costs(["resnet18"], {})
     with pytest.raises(ValueError, match="batch"):
@@ -109,27 +124,50 @@ def test_spearman_and_model_pairs():
     y = pd.Series([2.0, 1.0, 4.0, 3.0])
     frame = pd.DataFrame({"x": x, "y": y})
     assert roofline.spearman(x, y) == pytest.approx(
-        frame.corr(method="spearman").at["x", "y"])
-    table = pd.DataFrame({"model": ["a", "b", "c"], "macs": [1.0, 4.0, 2.0],
-                          "traffic": [3.0, 1.0, 3.0]})
+        frame.corr(method="spearman").at["x", "y"]
+    )
+    table = pd.DataFrame(
+        {"model": ["a", "b", "c"], "macs": [1.0, 4.0, 2.0], "traffic": [3.0, 1.0, 3.0]}
+    )
     pairs = roofline.model_pairs(table, "macs", "traffic")
     assert len(pairs) == 3
     wrong = pairs[pairs["traffic ratio"] < 1]
-    assert sorted(zip(wrong["first"], wrong["second"])) == [("b", "a"), ("b", "c")]
+    assert sorted(zip(wrong["first"], wrong["second"], strict=True)) == [
+        ("b", "a"),
+        ("b", "c"),
+    ]
     assert pairs.set_index(["first", "second"]).loc[("b", "a"), "macs ratio"] == 4.0
 
 
 def row(**values) -> dict:
     """One recorded row in the benchmark's schema (nblib.bench.COLUMNS)."""
-    base = {"model": "resnet18", "device": "cuda", "device_name": H100,
-            "torch_version": "2.14.1", "cuda_version": "13.0",
-            "driver_version": "570.86.15", "dtype": "bf16",
-            "memory_format": "channels_last", "compiled": False, "batch": 1,
-            "image_size": 224, "threads": 1, "median_ms": 1.0, "iqr_ms": 0.01,
-            "images_per_s": 1000.0, "peak_memory_mb": 100.0, "date": "2026-01-01",
-            "implementation": "nblib", "params": 1, "macs": 1_000_000_000,
-            "memory_access": 10_000_000, "cv": 0.01, "tflops": 2.0,
-            "peak_tflops": 989.5, "peak_fraction": 0.002}
+    base = {
+        "model": "resnet18",
+        "device": "cuda",
+        "device_name": H100,
+        "torch_version": "2.14.1",
+        "cuda_version": "13.0",
+        "driver_version": "570.86.15",
+        "dtype": "bf16",
+        "memory_format": "channels_last",
+        "compiled": False,
+        "batch": 1,
+        "image_size": 224,
+        "threads": 1,
+        "median_ms": 1.0,
+        "iqr_ms": 0.01,
+        "images_per_s": 1000.0,
+        "peak_memory_mb": 100.0,
+        "date": "2026-01-01",
+        "implementation": "nblib",
+        "params": 1,
+        "macs": 1_000_000_000,
+        "memory_access": 10_000_000,
+        "cv": 0.01,
+        "tflops": 2.0,
+        "peak_tflops": 989.5,
+        "peak_fraction": 0.002,
+    }
     assert set(base) == set(bench.COLUMNS)
     return base | values
 
@@ -144,15 +182,36 @@ def recorded() -> pd.DataFrame:
         for batch in (1, 128):
             for impl, slower in (("nblib", 1.0), ("torchvision", 0.9)):
                 t = ms[model] * batch**0.5 * slower
-                rows.append(row(model=model, batch=batch, implementation=impl,
-                                macs=macs[model], memory_access=traffic[model],
-                                median_ms=t, images_per_s=1e3 * batch / t,
-                                tflops=2 * macs[model] * batch / t / 1e9))
-        rows.append(row(model=model, compiled=True, macs=macs[model],
-                        memory_access=traffic[model], median_ms=ms[model] / 2))
+                rows.append(
+                    row(
+                        model=model,
+                        batch=batch,
+                        implementation=impl,
+                        macs=macs[model],
+                        memory_access=traffic[model],
+                        median_ms=t,
+                        images_per_s=1e3 * batch / t,
+                        tflops=2 * macs[model] * batch / t / 1e9,
+                    )
+                )
+        rows.append(
+            row(
+                model=model,
+                compiled=True,
+                macs=macs[model],
+                memory_access=traffic[model],
+                median_ms=ms[model] / 2,
+            )
+        )
     # a re-run appended later supersedes the first resnet18 batch-1 row of ours
-    rows.append(row(model="resnet18", macs=macs["resnet18"],
-                    memory_access=traffic["resnet18"], median_ms=0.8))
+    rows.append(
+        row(
+            model="resnet18",
+            macs=macs["resnet18"],
+            memory_access=traffic["resnet18"],
+            median_ms=0.8,
+        )
+    )
     return pd.DataFrame(rows, columns=bench.COLUMNS)
 
 
@@ -172,8 +231,9 @@ def test_latency_table_and_rank_correlations(recorded):
     assert table.model.tolist() == ["mobilenet_v2", "resnet18", "resnet50"]
     assert table.family.tolist() == ["MobileNet", "ResNet", "ResNet"]
     assert table.median_ms.tolist() == [2.0, 0.8, 3.0]
-    corr = roofline.rank_correlations(recorded, {"resnet18": 68, "resnet50": 174,
-                                                 "mobilenet_v2": 186})
+    corr = roofline.rank_correlations(
+        recorded, {"resnet18": 68, "resnet50": 174, "mobilenet_v2": 186}
+    )
     eager = corr[~corr.compiled & (corr.batch == 1)].iloc[0]
     assert eager.models == 3
     assert eager["rho(memory access)"] == pytest.approx(1.0)
@@ -189,8 +249,14 @@ def test_compiled_speed_up(recorded):
 
 
 def test_row_intensity_uses_the_traffic_at_the_rows_batch(recorded):
-    traffic = pd.DataFrame({"model": ["resnet50", "resnet50"], "image_size": [224, 224],
-                            "batch": [1, 128], "memory_access": [1e8, 5e9]})
+    traffic = pd.DataFrame(
+        {
+            "model": ["resnet50", "resnet50"],
+            "image_size": [224, 224],
+            "batch": [1, 128],
+            "memory_access": [1e8, 5e9],
+        }
+    )
     got = roofline.row_intensity(recorded, traffic)
     r50 = recorded.model == "resnet50"
     first = recorded[r50].index[0]  # batch 1, bf16: 2 FLOPs per MAC over 2 bytes
@@ -206,8 +272,14 @@ def test_plots_draw_every_model(recorded):
     assert sum(len(c.get_offsets()) for c in left.collections) == 3
     assert [t.get_text() for t in left.texts] == ["resnet50"]
     assert right.get_title() == "batch 128"
-    traffic = pd.DataFrame({"model": list(recorded.model.unique()), "image_size": 224,
-                            "batch": 1, "memory_access": 1e8})
+    traffic = pd.DataFrame(
+        {
+            "model": list(recorded.model.unique()),
+            "image_size": 224,
+            "batch": 1,
+            "memory_access": 1e8,
+        }
+    )
     fig = roofline.plot_achieved(recorded, traffic)
     assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 3
     fig = roofline.plot_parity(recorded)

@@ -27,10 +27,12 @@ def se_params(channels: int, r: int = 16) -> int:
 )
 def test_each_placement_has_the_se_of_its_tensor(placement, channels):
     shortcut = resnet.make_projection(64, 256, 1, "conv", norm=True)
-    block = resnet.Bottleneck(64, 64, 1, shortcut, se_reduction=16,
-                              se_placement=placement)
+    block = resnet.Bottleneck(
+        64, 64, 1, shortcut, se_reduction=16, se_placement=placement
+    )
     plain = resnet.Bottleneck(
-        64, 64, 1, resnet.make_projection(64, 256, 1, "conv", norm=True))
+        64, 64, 1, resnet.make_projection(64, 256, 1, "conv", norm=True)
+    )
     assert block.se.fc1.in_channels == channels
     assert count(block) - count(plain) == se_params(channels)
     assert block(torch.randn(2, 64, 8, 8)).shape == (2, 256, 8, 8)
@@ -47,29 +49,37 @@ def test_a_closed_gate_silences_what_each_placement_rescales():
     with torch.no_grad():
         branch = closed_gate(resnet.Bottleneck(256, 64, se_reduction=16))
         assert torch.equal(branch(x), torch.relu(x))  # the branch only
-        post = closed_gate(resnet.Bottleneck(256, 64, se_reduction=16,
-                                             se_placement="post"))
+        post = closed_gate(
+            resnet.Bottleneck(256, 64, se_reduction=16, se_placement="post")
+        )
         assert torch.count_nonzero(post(x)) == 0  # the whole trunk
-        identity = closed_gate(resnet.Bottleneck(256, 64, se_reduction=16,
-                                                 se_placement="identity"))
+        identity = closed_gate(
+            resnet.Bottleneck(256, 64, se_reduction=16, se_placement="identity")
+        )
         reference = resnet.Bottleneck(256, 64, residual=False).eval()
         reference.load_state_dict(identity.state_dict(), strict=False)
         assert torch.equal(identity(x), reference(x))  # the shortcut only
-        pre = closed_gate(resnet.Bottleneck(256, 64, se_reduction=16,
-                                            se_placement="pre"))
+        pre = closed_gate(
+            resnet.Bottleneck(256, 64, se_reduction=16, se_placement="pre")
+        )
         assert torch.equal(pre(x), pre(torch.zeros_like(x)))  # the input itself
 
 
 def test_default_placement_still_loads_timm_seresnet50_by_key():
     ours = build("seresnet50")
     ours.load_state_dict(timm.create_model("seresnet50").state_dict())
-    assert all(m.se_placement == "branch" for m in ours.modules()
-               if isinstance(m, resnet.Bottleneck))
+    assert all(
+        m.se_placement == "branch"
+        for m in ours.modules()
+        if isinstance(m, resnet.Bottleneck)
+    )
 
 
 def test_se_resnet50_parameters_per_placement():
-    counts = {p: count(resnet.resnet50(se_reduction=16, se_placement=p))
-              for p in resnet.SE_PLACEMENTS}
+    counts = {
+        p: count(resnet.resnet50(se_reduction=16, se_placement=p))
+        for p in resnet.SE_PLACEMENTS
+    }
     assert counts["branch"] == counts["post"] == counts["identity"] == 28_088_024
     assert counts["3x3"] < counts["pre"] < counts["branch"]
     inside = resnet.resnet50(se_reduction=16, se_placement="3x3")

@@ -4,7 +4,8 @@
 tests. Each page must load with no console error, no failed request and no request
 leaving the machine (MathJax and every asset are served by the site itself); every
 equation must be typeset by MathJax, every image must have a size, every internal link
-and anchor must resolve, and every Colab button must open the chapter's notebook on main.
+and anchor must resolve, and every Colab button must open the chapter's notebook on
+main.
 """
 
 import functools
@@ -102,7 +103,8 @@ def test_page(browser, base_url, path):
             assert page.locator(".math mjx-container").count() == math, "untypeset math"
         # Images: loaded, with a size.
         sizes = page.evaluate(
-            "Array.from(document.images).map(i => [i.src, i.naturalWidth * i.naturalHeight])"
+            "Array.from(document.images)"
+            ".map(i => [i.src, i.naturalWidth * i.naturalHeight])"
         )
         assert [src for src, area in sizes if not area] == []
         # Internal links and anchors resolve.

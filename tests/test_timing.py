@@ -1,6 +1,7 @@
 """nblib.timing: a complete record on the CPU, and clear errors for bad arguments."""
 
 import pytest
+import torch
 from torch import nn
 
 from nblib import timing
@@ -24,16 +25,55 @@ def test_cpu_record_is_complete_and_consistent():
     assert record.device_name and record.torch_version
 
 
-def test_channels_last_and_bf16_autocast_on_cpu():
+class Witness(nn.Module):
+    """A 3x3 conv that notes, at every call, the dtype it computed in and whether its
+    input and weight were channels-last (a 3x3 weight, unlike a 1x1, tells the two
+    layouts apart)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.seen: set[tuple[torch.dtype, bool, bool]] = set()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        nhwc = torch.channels_last
+        self.seen.add(
+            (
+                y.dtype,
+                x.is_contiguous(memory_format=nhwc),
+                self.conv.weight.is_contiguous(memory_format=nhwc),
+            )
+        )
+        return y
+
+
+@pytest.mark.parametrize(
+    "dtype, channels_last, seen",
+    [
+        ("bf16", True, (torch.bfloat16, True, True)),
+        ("fp32", False, (torch.float32, False, False)),
+    ],
+)
+def test_the_model_runs_in_the_recorded_dtype_and_memory_format(
+    dtype, channels_last, seen
+):
+    """Not only the record's labels: the timed forward itself computes in bf16 under
+    autocast, on channels-last input and weights (and in fp32 NCHW otherwise)."""
+    model = Witness()
     record = timing.time_model(
-        nn.Conv2d(3, 4, 1),
+        model,
         (1, 3, 8, 8),
         device="cpu",
-        dtype="bf16",
-        channels_last=True,
+        dtype=dtype,
+        channels_last=channels_last,
         min_run_time=0.02,
     )
-    assert (record.dtype, record.memory_format) == ("bf16", "channels_last")
+    assert model.seen == {seen}
+    layout = "channels_last" if channels_last else "contiguous"
+    assert (record.dtype, record.memory_format) == (dtype, layout)
+    # the caller's model comes back as it was given
+    assert model.conv.weight.is_contiguous() and model.training
 
 
 @pytest.mark.parametrize(
@@ -53,10 +93,15 @@ def test_negative_batch_is_rejected():
 @pytest.mark.parametrize(
     ("first_line", "version"),
     [
-        ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar 5 2024",
-         "550.54.15"),
-        ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release",
-         "570.86.15"),
+        (
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar 5 2024",
+            "550.54.15",
+        ),
+        (
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  "
+            "Release",
+            "570.86.15",
+        ),
     ],
 )
 def test_driver_version_from_the_kernel_module_report(tmp_path, first_line, version):

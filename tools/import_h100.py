@@ -1,5 +1,6 @@
-"""Import the H100 measurements of 2026-11-23 (../shared/measurements, scripts and README
-copied to tools/h100_2026-11-23/) into data/timings/ in the benchmark's row schema.
+"""Import the H100 measurements of 2026-11-23 (../shared/measurements, scripts and
+README copied to tools/h100_2026-11-23/) into data/timings/ in the benchmark's row
+schema.
 
 `python tools/import_h100.py [MEASUREMENTS_DIR]` rewrites two files:
 - h100_reference_models_2026-11-23.csv: ten torchvision/timm models, batch 128, bf16
@@ -48,27 +49,31 @@ def reference_rows(path: Path) -> list[dict]:
         cost, images_per_s = costs[name], float(r["images_per_s"])
         tflops = 2 * cost["macs"] * images_per_s / 1e12
         peak = peak_tflops(COMMON["device_name"], "bf16")
-        rows.append(COMMON | {
-            "model": name,
-            "implementation": r["library"],
-            "dtype": "bf16",
-            "memory_format": r["memory_format"],
-            "compiled": r["mode"] == "torch.compile",
-            "batch": int(r["batch"]),
-            "image_size": size,
-            "median_ms": float(r["batch_ms_best_of_3"]),
-            "images_per_s": images_per_s,
-            "params": cost["params"],
-            "macs": cost["macs"],
-            "memory_access": cost["memory_access"],
-            "tflops": round(tflops, 2),
-            "peak_tflops": peak,
-            "peak_fraction": round(tflops / peak, 4),
-            "experiment": "",
-            "variant": "",
-            "statistic": "fastest of 3 repeats, mean of 30 calls (bf16 autocast)",
-            "source": f"tools/h100_2026-11-23/reference_models_gpu.py ({path.name})",
-        })
+        rows.append(
+            COMMON
+            | {
+                "model": name,
+                "implementation": r["library"],
+                "dtype": "bf16",
+                "memory_format": r["memory_format"],
+                "compiled": r["mode"] == "torch.compile",
+                "batch": int(r["batch"]),
+                "image_size": size,
+                "median_ms": float(r["batch_ms_best_of_3"]),
+                "images_per_s": images_per_s,
+                "params": cost["params"],
+                "macs": cost["macs"],
+                "memory_access": cost["memory_access"],
+                "tflops": round(tflops, 2),
+                "peak_tflops": peak,
+                "peak_fraction": round(tflops / peak, 4),
+                "experiment": "",
+                "variant": "",
+                "statistic": "fastest of 3 repeats, mean of 30 calls (bf16 autocast)",
+                "source": "tools/h100_2026-11-23/reference_models_gpu.py "
+                f"({path.name})",
+            }
+        )
     return rows
 
 
@@ -77,25 +82,37 @@ def guideline_rows(path: Path) -> list[dict]:
     for r in csv.DictReader(path.open()):
         per_s = float(r["batches_per_s"])
         bf16 = r["precision"] == "bf16cl"
-        rows.append(COMMON | {
-            "model": "shufflenet_v2_guidelines",
-            "implementation": "stack",
-            "dtype": "bf16" if bf16 else "fp32",
-            "memory_format": "channels_last" if bf16 else "contiguous",
-            "compiled": False,
-            "batch": 8,
-            "image_size": 56,
-            "median_ms": round(1000 / per_s, 4),
-            "images_per_s": per_s * 8,
-            "params": "", "macs": "", "memory_access": "",
-            "tflops": "", "peak_tflops": "", "peak_fraction": "",
-            "experiment": r["experiment"],
-            "variant": r["variant"],
-            "statistic": "fastest of 3 repeats of 200 calls; median_ms = 1000 / batches per s"
-            + ("; bf16 weights and input (not autocast)" if bf16
-               else "; fp32 convolutions run as TF32 (cuDNN's default)"),
-            "source": f"tools/h100_2026-11-23/shufflenet_guidelines_gpu.py ({path.name})",
-        })
+        rows.append(
+            COMMON
+            | {
+                "model": "shufflenet_v2_guidelines",
+                "implementation": "stack",
+                "dtype": "bf16" if bf16 else "fp32",
+                "memory_format": "channels_last" if bf16 else "contiguous",
+                "compiled": False,
+                "batch": 8,
+                "image_size": 56,
+                "median_ms": round(1000 / per_s, 4),
+                "images_per_s": per_s * 8,
+                "params": "",
+                "macs": "",
+                "memory_access": "",
+                "tflops": "",
+                "peak_tflops": "",
+                "peak_fraction": "",
+                "experiment": r["experiment"],
+                "variant": r["variant"],
+                "statistic": "fastest of 3 repeats of 200 calls; "
+                "median_ms = 1000 / batches per s"
+                + (
+                    "; bf16 weights and input (not autocast)"
+                    if bf16
+                    else "; fp32 convolutions run as TF32 (cuDNN's default)"
+                ),
+                "source": "tools/h100_2026-11-23/shufflenet_guidelines_gpu.py "
+                f"({path.name})",
+            }
+        )
     return rows
 
 
@@ -118,4 +135,8 @@ def main(measurements: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[1] / "shared" / "measurements")
+    main(
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else HERE.parents[1] / "shared" / "measurements"
+    )

@@ -63,13 +63,14 @@ def conv_bn_act(
     """Convolution ('same' padding for odd kernels unless `padding` is given, no bias),
     BatchNorm, activation (ReLU unless `act` is given): keys 0, 1, 2 as torchvision's
     Conv2dNormActivation, so reference weights load by key. `kernel` may be (kh, kw)."""
-    if padding is None:
-        sizes = kernel if isinstance(kernel, tuple) else (kernel, kernel)
-        padding = tuple(dilation * (k - 1) // 2 for k in sizes)
+    kh, kw = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    pad = (
+        padding
+        if padding is not None
+        else (dilation * (kh - 1) // 2, dilation * (kw - 1) // 2)
+    )
     return nn.Sequential(
-        nn.Conv2d(
-            in_channels, out_channels, kernel, stride, padding, dilation, bias=False
-        ),
+        nn.Conv2d(in_channels, out_channels, kernel, stride, pad, dilation, bias=False),
         nn.BatchNorm2d(out_channels),
         act if act is not None else nn.ReLU(inplace=True),
     )

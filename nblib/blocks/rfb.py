@@ -16,7 +16,8 @@ from nblib.blocks.checks import check_input, check_positive
 # name: (reduction, branches). A branch lists the convolutions before its dilated 3x3 as
 # (kernel height, kernel width, width in units of in_channels // reduction), then the
 # rate of that 3x3, which keeps the last width.
-RFB_CONFIGS = {
+Branch = tuple[list[tuple[int, int, float]], int]
+RFB_CONFIGS: dict[str, tuple[int, list[Branch]]] = {
     "rfb": (8, [  # Fig. 4(a); the authors build the 5x5 from two 3x3 convolutions
         ([(1, 1, 2)], 1),  # 1x1, 3x3 rate 1
         ([(1, 1, 1), (3, 3, 2)], 3),  # 1x1, 3x3, 3x3 rate 3
@@ -40,9 +41,7 @@ def rfb_branch(
     for kh, kw, width in convs:
         layers.append(conv_bn_act(channels, int(width * unit), (kh, kw)))
         channels = int(width * unit)
-    layers.append(
-        conv_bn_act(channels, channels, 3, dilation=rate, act=nn.Identity())
-    )
+    layers.append(conv_bn_act(channels, channels, 3, dilation=rate, act=nn.Identity()))
     return nn.Sequential(*layers)
 
 

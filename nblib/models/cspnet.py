@@ -8,8 +8,9 @@ paper's Fig. 3 variant: "both" (b: transition on the block path, concatenate,
 transition again; the one timm and the paper's ImageNet models use), "first" (c:
 concatenate, then one transition) or "last" (d: transition on the block path, then
 concatenate). Module names follow timm's `cspresnet50`, `cspresnext50` and
-`cspdarknet53`, so their weights load by key. timm expands the stage input with a 1x1 conv (`conv_exp`) and
-splits its output, where the authors' cfg files use two 1x1 convs, one per part.
+`cspdarknet53`, so their weights load by key. timm expands the stage input with a 1x1
+conv (`conv_exp`) and splits its output, where the authors' cfg files use two 1x1
+convs, one per part.
 """
 
 from functools import partial
@@ -25,8 +26,10 @@ def grouped(layer: ConvNormAct, groups: int) -> ConvNormAct:
     ConvNormAct has no groups argument, so the conv is swapped)."""
     if groups > 1:
         c = layer.conv
-        layer.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride,
-                               c.padding, groups=groups, bias=False)
+        k, s = c.kernel_size[0], c.stride[0]  # square: ConvNormAct takes one size
+        layer.conv = nn.Conv2d(
+            c.in_channels, c.out_channels, k, s, k // 2, groups=groups, bias=False
+        )
     return layer
 
 
@@ -83,6 +86,7 @@ class CrossStage(nn.Module):
         if groups != 1 and block != "bottleneck":
             raise ValueError(f"groups={groups} needs block='bottleneck', got {block!r}")
         down = out_channels if down_growth else in_channels
+        self.conv_down: nn.Module
         if stride != 1:
             self.conv_down = grouped(ConvNormAct(in_channels, down, 3, stride), groups)
         else:
@@ -94,7 +98,10 @@ class CrossStage(nn.Module):
         mid = round(block_out * bottle_ratio)
         make = BLOCKS[block] if groups == 1 else partial(Bottleneck, groups=groups)
         self.blocks = nn.Sequential(
-            *[make(exp // 2 if i == 0 else block_out, block_out, mid) for i in range(depth)]
+            *[
+                make(exp // 2 if i == 0 else block_out, block_out, mid)
+                for i in range(depth)
+            ]
         )
         self.fusion = fusion
         part2 = block_out
@@ -129,7 +136,8 @@ CSP_CONFIGS: dict[str, dict] = {
         "stem": (64, 7, 2, True),
         "stages": [(3, 256, 1, 1.0, 0.5, 1.0), (3, 512, 2, 1.0, 0.5, 1.0),
                 (5, 1024, 2, 1.0, 0.5, 1.0), (2, 2048, 2, 1.0, 0.5, 1.0)],
-        "block": "bottleneck", "down_growth": False, "cross_linear": True, "groups": 32},
+        "block": "bottleneck", "down_growth": False, "cross_linear": True,
+        "groups": 32},
     "cspdarknet53": {
         "stem": (32, 3, 1, False),
         "stages": [(1, 64, 2, 2.0, 1.0, 0.5), (2, 128, 2, 1.0, 0.5, 1.0),

@@ -120,7 +120,7 @@ class Darknet(nn.Module):
         self.stem = nn.Sequential()
         self.stem.add_module("conv1", ConvNormAct(3, stem_channels, 3))
         stages, in_channels = [], stem_channels
-        for depth, out_channels in zip(depths, channels):
+        for depth, out_channels in zip(depths, channels, strict=True):
             stages.append(DarkStage(in_channels, out_channels, depth))
             in_channels = out_channels
         self.stages = nn.Sequential(*stages)
@@ -152,8 +152,8 @@ def init_weights(model: nn.Module) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.01)
             nn.init.zeros_(m.bias)
-        elif hasattr(m, "zero_init_last"):
-            m.zero_init_last()
+        elif callable(zero_init_last := getattr(m, "zero_init_last", None)):
+            zero_init_last()
 
 
 def darknet53(**kwargs) -> Darknet:

@@ -17,7 +17,8 @@ from torch.utils.checkpoint import checkpoint
 
 from nblib.blocks import conv1x1, conv3x3
 
-# Table 1 of the paper (k = 32); DenseNet-161 (k = 48) is from the authors' code release.
+# Table 1 of the paper (k = 32); DenseNet-161 (k = 48) is from the authors' code
+# release.
 # fmt: off
 DENSENET_CONFIGS: dict[int, tuple[int, tuple[int, int, int, int]]] = {
     # depth: (growth rate k, dense layers per block)

@@ -124,6 +124,17 @@ class GoogLeNet(nn.Module):
     """Stem (7x7/2 conv, pool, 1x1 and 3x3 convs, pool), nine Inception modules in
     three stages, global average pool, one FC; auxiliary heads after 4a and 4d."""
 
+    # set by name from GOOGLENET_MODULES (torchvision's keys): declared for the checker
+    inception3a: Inception
+    inception3b: Inception
+    inception4a: Inception
+    inception4b: Inception
+    inception4c: Inception
+    inception4d: Inception
+    inception4e: Inception
+    inception5a: Inception
+    inception5b: Inception
+
     def __init__(
         self,
         num_classes: int = 1000,
@@ -162,7 +173,9 @@ class GoogLeNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _forward(self, x: torch.Tensor, aux: list | None) -> list[torch.Tensor]:
+    def _forward(
+        self, x: torch.Tensor, aux: list[torch.Tensor] | None
+    ) -> list[torch.Tensor]:
         """The four stage outputs; the auxiliary logits are appended to `aux` (when it
         is a list) in the order the heads run: aux1, aux2."""
         x = to_unit_range(x) if self.transform_input else x
@@ -171,10 +184,10 @@ class GoogLeNet(nn.Module):
         x = self.inception3b(self.inception3a(self.maxpool2(x)))  # (B, 480, H/8, W/8)
         c3 = x
         x = self.inception4a(self.maxpool3(x))  # (B, 512, H/16, W/16)
-        if aux is not None:
+        if aux is not None and self.aux1 is not None:
             aux.append(self.aux1(x))
         x = self.inception4d(self.inception4c(self.inception4b(x)))  # (B, 528, ...)
-        if aux is not None:
+        if aux is not None and self.aux2 is not None:
             aux.append(self.aux2(x))
         c4 = self.inception4e(x)  # (B, 832, H/16, W/16)
         x = self.inception5a(self.maxpool4(c4))
@@ -188,11 +201,12 @@ class GoogLeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
         """Logits; in training mode with aux_logits, the tuple (logits, aux_logits2,
         aux_logits1), torchvision's order."""
-        with_aux = self.training and self.aux_logits
-        aux = [] if with_aux else None
+        aux: list[torch.Tensor] | None = (
+            [] if self.training and self.aux_logits else None
+        )
         x = self._forward(x, aux)[-1]
         logits = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
-        return GoogLeNetOutputs(logits, aux[1], aux[0]) if with_aux else logits
+        return logits if aux is None else GoogLeNetOutputs(logits, aux[1], aux[0])
 
 
 # --- Inception v3 -----------------------------------------------------------------
@@ -342,6 +356,20 @@ class Inception3(nn.Module):
     """Stem of plain convs (valid padding: 299 -> 35), three 35x35, five 17x17 and two
     8x8 modules with grid reductions between; one auxiliary head on the 17x17 grid."""
 
+    # set by name from INCEPTION_V3_MODULES (torchvision's keys): declared for the
+    # checker
+    Mixed_5b: nn.Module
+    Mixed_5c: nn.Module
+    Mixed_5d: nn.Module
+    Mixed_6a: nn.Module
+    Mixed_6b: nn.Module
+    Mixed_6c: nn.Module
+    Mixed_6d: nn.Module
+    Mixed_6e: nn.Module
+    Mixed_7a: nn.Module
+    Mixed_7b: nn.Module
+    Mixed_7c: nn.Module
+
     def __init__(
         self,
         num_classes: int = 1000,
@@ -379,7 +407,9 @@ class Inception3(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _forward(self, x: torch.Tensor, aux: list | None) -> list[torch.Tensor]:
+    def _forward(
+        self, x: torch.Tensor, aux: list[torch.Tensor] | None
+    ) -> list[torch.Tensor]:
         """The four stage outputs; the auxiliary logits are appended to `aux` (when it
         is a list)."""
         x = to_unit_range(x) if self.transform_input else x
@@ -390,7 +420,7 @@ class Inception3(nn.Module):
         c3 = x
         x = self.Mixed_6c(self.Mixed_6b(self.Mixed_6a(x)))
         c4 = self.Mixed_6e(self.Mixed_6d(x))  # (B, 768, 17, 17)
-        if aux is not None:
+        if aux is not None and self.AuxLogits is not None:
             aux.append(self.AuxLogits(c4))
         c5 = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(c4)))  # (B, 2048, 8, 8)
         return [c2, c3, c4, c5]
@@ -402,11 +432,12 @@ class Inception3(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | InceptionOutputs:
         """Logits; in training mode with aux_logits, (logits, aux_logits)."""
-        with_aux = self.training and self.aux_logits
-        aux = [] if with_aux else None
+        aux: list[torch.Tensor] | None = (
+            [] if self.training and self.aux_logits else None
+        )
         x = self._forward(x, aux)[-1]
         logits = self.fc(torch.flatten(self.dropout(self.avgpool(x)), 1))
-        return InceptionOutputs(logits, aux[0]) if with_aux else logits
+        return logits if aux is None else InceptionOutputs(logits, aux[0])
 
 
 # --- Configs ----------------------------------------------------------------------
@@ -414,7 +445,7 @@ class Inception3(nn.Module):
 # fmt: off
 # Table 1 of the GoogLeNet paper:
 #   in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj
-GOOGLENET_MODULES: dict[str, tuple[int, ...]] = {
+GOOGLENET_MODULES: dict[str, tuple[int, int, int, int, int, int, int]] = {
     "inception3a": (192,  64,  96, 128, 16,  32,  32),
     "inception3b": (256, 128, 128, 192, 32,  96,  64),
     "inception4a": (480, 192,  96, 208, 16,  48,  64),

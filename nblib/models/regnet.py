@@ -72,10 +72,11 @@ def regnet_config(
     se_ratio: float | None = None,
     rounding: str = "torchvision",
 ) -> AnyNetConfig:
-    """RegNet's (d, w_0, w_a, w_m, g, b) -> AnyNet's per-stage settings: a stage is a run
-    of equal block widths."""
+    """RegNet's (d, w_0, w_a, w_m, g, b) -> AnyNet's per-stage settings: a stage is a
+    run of equal block widths."""
     block_widths = quantized_linear_widths(depth, w_0, w_a, w_m)
-    depths, widths = [], []
+    depths: list[int] = []
+    widths: list[int] = []
     for w in block_widths:
         if widths and widths[-1] == w:
             depths[-1] += 1
@@ -114,7 +115,11 @@ def anynet_costs(
     conv(3, stem_width, 3, size)
     w_in = stem_width
     for d, w, b, g in zip(
-        config.depths, config.widths, config.bottleneck_ratios, config.group_widths
+        config.depths,
+        config.widths,
+        config.bottleneck_ratios,
+        config.group_widths,
+        strict=True,
     ):
         for i in range(d):
             stride = 2 if i == 0 else 1
@@ -221,6 +226,7 @@ class AnyNet(nn.Module):
                 config.widths,
                 config.bottleneck_ratios,
                 config.group_widths,
+                strict=True,
             ),
             start=1,
         ):

@@ -10,12 +10,11 @@ weights load by key.
 """
 
 import math
-from functools import partial
 
 import torch
 from torch import nn
 
-from nblib.models.resnet import ResNet
+from nblib.models.resnet import BoundBlock, ResNet
 
 
 class Bottle2neck(nn.Module):
@@ -66,7 +65,7 @@ class Bottle2neck(nn.Module):
         """y_1 = K_1(x_1), y_i = K_i(x_i + y_{i-1}), ..., last split x_s unchanged."""
         xs = torch.split(x, self.width, 1)
         ys, y = [], xs[0]
-        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+        for i, (conv, bn) in enumerate(zip(self.convs, self.bns, strict=True)):
             y = xs[i] if i == 0 or self.is_first else y + xs[i]
             y = self.relu(bn(conv(y)))
             ys.append(y)
@@ -82,11 +81,9 @@ class Bottle2neck(nn.Module):
         return self.relu(out)
 
 
-def res2net_block(scale: int = 4) -> partial:
+def res2net_block(scale: int = 4) -> BoundBlock:
     """The block with its scale bound, usable as `ResNet`'s block."""
-    block = partial(Bottle2neck, scale=scale)
-    block.expansion = Bottle2neck.expansion
-    return block
+    return BoundBlock(Bottle2neck, scale=scale)
 
 
 def res2net50(scale: int = 4, width_per_group: int = 26, **kwargs) -> ResNet:

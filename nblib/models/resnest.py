@@ -11,13 +11,11 @@ after the split attention ("avd"). Module names follow timm's `resnest50d`, so i
 weights load by key.
 """
 
-from functools import partial
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nblib.models.resnet import ResNet
+from nblib.models.resnet import BoundBlock, ResNet
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int = 32) -> int:
@@ -150,11 +148,11 @@ class ResNestBottleneck(nn.Module):
         return self.act3(out)
 
 
-def resnest_block(radix: int = 2, avd: bool = True, avd_first: bool = False) -> partial:
+def resnest_block(
+    radix: int = 2, avd: bool = True, avd_first: bool = False
+) -> BoundBlock:
     """The block with its split-attention options bound, usable as `ResNet`'s block."""
-    block = partial(ResNestBottleneck, radix=radix, avd=avd, avd_first=avd_first)
-    block.expansion = ResNestBottleneck.expansion
-    return block
+    return BoundBlock(ResNestBottleneck, radix=radix, avd=avd, avd_first=avd_first)
 
 
 def resnest50d(

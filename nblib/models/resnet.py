@@ -9,7 +9,9 @@ Xie et al., "Aggregated Residual Transformations for Deep Neural Networks", CVPR
 so their weights load by key.
 """
 
+from collections.abc import Callable
 from functools import partial
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -57,6 +59,7 @@ def make_projection(
     """Projection shortcut (option B of the paper): a 1x1 conv with the block's stride,
     then BN. ResNet-D (`downsample="avg"`) gives the stride to a 2x2 average pool, so
     that the 1x1 conv sees every input position."""
+    layers: list[nn.Module]
     if downsample == "conv":
         layers = [conv1x1(in_channels, out_channels, stride)]
     else:
@@ -305,12 +308,28 @@ class PreActBottleneck(nn.Module):
         return out + shortcut if self.residual else out
 
 
-Block = (
-    type[BasicBlock]
-    | type[Bottleneck]
-    | type[PreActBasicBlock]
-    | type[PreActBottleneck]
-)
+class Block(Protocol):
+    """What `ResNet` stacks: a block class, or one with options bound (`BoundBlock`),
+    called as (in_channels, width, stride, shortcut), with the factor from its width
+    to its output channels. (A union of our four classes missed ResNeSt's and
+    Res2Net's blocks.)"""
+
+    @property
+    def expansion(self) -> int: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> nn.Module: ...
+
+
+class BoundBlock(partial):
+    """A block class with some options bound that keeps the class's `expansion`: how
+    ResNeSt and Res2Net hand their blocks to `ResNet`."""
+
+    expansion: int
+
+    def __new__(cls, block: Block, /, **options: Any) -> "BoundBlock":
+        self = super().__new__(cls, block, **options)
+        self.expansion = block.expansion
+        return self
 
 
 class ResNet(nn.Module):
@@ -324,6 +343,12 @@ class ResNet(nn.Module):
     zero-padding or all-projection shortcuts; "B", projections only where the shape
     changes, is torchvision's and the default).
     """
+
+    # set by name in a loop (torchvision's keys): declared for the type checker
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
 
     def __init__(
         self,
@@ -363,7 +388,9 @@ class ResNet(nn.Module):
         self.feature_info = []
         # Blocks of other families (ResNeSt, Res2Net) know no SE placement: pass it
         # only when asked for.
-        placement = {} if se_placement == "branch" else {"se_placement": se_placement}
+        placement: dict[str, Any] = (
+            {} if se_placement == "branch" else {"se_placement": se_placement}
+        )
         make_block = partial(
             block,
             residual=residual,
@@ -373,7 +400,9 @@ class ResNet(nn.Module):
             se_reduction=se_reduction,
             **placement,
         )
-        for i, (width, depth) in enumerate(zip((64, 128, 256, 512), layers)):
+        for i, (width, depth) in enumerate(
+            zip((64, 128, 256, 512), layers, strict=True)
+        ):
             stride = 1 if i == 0 else 2
             out_channels = width * block.expansion
             stage = self._make_stage(
@@ -394,7 +423,7 @@ class ResNet(nn.Module):
 
     def _make_stage(
         self,
-        make_block: partial,
+        make_block: Callable[..., nn.Module],
         width: int,
         out_channels: int,
         depth: int,
@@ -412,8 +441,9 @@ class ResNet(nn.Module):
             )
 
         blocks = [
-            make_block(self.in_channels, width, stride,
-                       make_shortcut(self.in_channels, stride))
+            make_block(
+                self.in_channels, width, stride, make_shortcut(self.in_channels, stride)
+            )
         ]
         self.in_channels = out_channels
         blocks += [
@@ -460,6 +490,7 @@ class ResNet(nn.Module):
 
 
 def _resnet(depth: int, preact: bool, **kwargs) -> ResNet:
+    block: Block
     if depth < 50:
         block = PreActBasicBlock if preact else BasicBlock
     else:

@@ -99,6 +99,11 @@ class ShuffleNet(nn.Module):
     conv5. Attribute names are torchvision's (conv1, maxpool, stage2-4, conv5, fc).
     """
 
+    # set by name in a loop (torchvision's keys): declared for the type checker
+    stage2: nn.Sequential
+    stage3: nn.Sequential
+    stage4: nn.Sequential
+
     def __init__(
         self,
         unit,
@@ -112,13 +117,15 @@ class ShuffleNet(nn.Module):
         self.conv1 = nn.Sequential(*conv_bn(3, stem, 3, 2))
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         c_in, self.feature_info = stem, [{"channels": stem, "stride": 4}]
-        for i, (repeats, c_out) in enumerate(zip(stage_repeats, stage_channels[1:])):
+        for i, (repeats, c_out) in enumerate(
+            zip(stage_repeats, stage_channels[1:], strict=True)
+        ):
             units = [unit(c_in, c_out, 2, i == 0)]
             units += [unit(c_out, c_out, 1, False) for _ in range(repeats - 1)]
             self.add_module(f"stage{i + 2}", nn.Sequential(*units))
             self.feature_info.append({"channels": c_out, "stride": 8 * 2**i})
             c_in = c_out
-        self.conv5 = nn.Identity()
+        self.conv5: nn.Module = nn.Identity()
         if head_channels is not None:
             self.conv5 = nn.Sequential(*conv_bn(c_in, head_channels, 1))
             self.feature_info[-1] = {"channels": head_channels, "stride": 32}

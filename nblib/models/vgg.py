@@ -30,7 +30,7 @@ def make_features(config: list[int | str], batch_norm: bool) -> nn.Sequential:
     layers: list[nn.Module] = []
     in_channels = 3
     for item in config:
-        if item == "M":
+        if isinstance(item, str):  # "M"
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             continue
         layers.append(nn.Conv2d(in_channels, item, kernel_size=3, padding=1))
@@ -42,7 +42,8 @@ def make_features(config: list[int | str], batch_norm: bool) -> nn.Sequential:
 
 
 class VGG(nn.Module):
-    """Five conv stages, each halved by a max-pool, then three fully connected layers."""
+    """Five conv stages, each halved by a max-pool, then three fully connected
+    layers."""
 
     def __init__(
         self,
@@ -65,7 +66,9 @@ class VGG(nn.Module):
             nn.Linear(4096, num_classes),
         )
         widths = [
-            c for c, nxt in zip(config, config[1:] + ["M"]) if nxt == "M" and c != "M"
+            c
+            for c, nxt in zip(config, config[1:] + ["M"], strict=True)
+            if nxt == "M" and c != "M"
         ]
         self.feature_info = [
             {"channels": c, "stride": 2 ** (i + 1)} for i, c in enumerate(widths)
@@ -76,7 +79,8 @@ class VGG(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)

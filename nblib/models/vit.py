@@ -158,19 +158,23 @@ class VisionTransformer(nn.Module):
     def _init_weights(self) -> None:  # torchvision's initialisation
         fan_in = self.conv_proj.in_channels * self.patch_size**2
         nn.init.trunc_normal_(self.conv_proj.weight, std=math.sqrt(1 / fan_in))
-        nn.init.zeros_(self.conv_proj.bias)
-        for block in self.encoder.layers:
-            for layer in (block.mlp[0], block.mlp[3]):
-                nn.init.xavier_uniform_(layer.weight)
-                nn.init.normal_(layer.bias, std=1e-6)
-        nn.init.zeros_(self.heads.head.weight)
-        nn.init.zeros_(self.heads.head.bias)
+        if self.conv_proj.bias is not None:
+            nn.init.zeros_(self.conv_proj.bias)
+        for name, m in self.encoder.named_modules():  # block by block: mlp.0, mlp.3
+            if isinstance(m, nn.Linear) and name.split(".")[-2:-1] == ["mlp"]:
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.normal_(m.bias, std=1e-6)
+        for m in self.heads.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.zeros_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def fuse_attention(self, fused: bool) -> "VisionTransformer":
         """Every block's attention through the fused kernel (the default, and fast) or
         written out, so that hooks on each block's `softmax` see the weights."""
-        for block in self.encoder.layers:
-            block.self_attention.fused = fused
+        for m in self.modules():
+            if isinstance(m, SelfAttention):
+                m.fused = fused
         return self
 
     def resize(self, image_size: int) -> "VisionTransformer":

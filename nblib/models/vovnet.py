@@ -101,7 +101,7 @@ class VoVNet(nn.Module):
         )
         stages, channels = [], stem[2]
         self.feature_info = []
-        for i, (mid, out_channels, n) in enumerate(zip(conv, out, blocks)):
+        for i, (mid, out_channels, n) in enumerate(zip(conv, out, blocks, strict=True)):
             stages.append(OsaStage(channels, mid, out_channels, n, layers, i > 0))
             channels = out_channels
             self.feature_info.append({"channels": channels, "stride": 4 * 2**i})

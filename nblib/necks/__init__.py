@@ -3,6 +3,9 @@ reads (a list of tensors in, a list out). Every neck takes `in_channels`, finest
 first, and keeps it as an attribute, so `BackboneWithNeck` can check it against the
 backbone's `feature_info` before any tensor flows."""
 
+from collections.abc import Sequence
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -12,7 +15,7 @@ def check_levels(feats: list[torch.Tensor], channels: list[int], name: str) -> N
     level at least as coarse as the previous one."""
     if len(feats) != len(channels):
         raise ValueError(f"{name} expects {len(channels)} levels, got {len(feats)}")
-    for i, (f, c) in enumerate(zip(feats, channels)):
+    for i, (f, c) in enumerate(zip(feats, channels, strict=True)):
         if f.dim() != 4 or f.shape[1] != c:
             raise ValueError(
                 f"{name} level {i}: expected (B, {c}, H, W), got {tuple(f.shape)}"
@@ -37,16 +40,20 @@ class BackboneWithNeck(nn.Module):
                 f"levels {levels} must index the {len(info)} feature levels"
             )
         widths = [info[i]["channels"] for i in levels]
-        if list(neck.in_channels) != widths:
+        neck_widths = list(cast(Sequence[int], neck.in_channels))
+        if neck_widths != widths:
             raise ValueError(
-                f"{type(neck).__name__} expects in_channels {list(neck.in_channels)}, "
+                f"{type(neck).__name__} expects in_channels {neck_widths}, "
                 f"but levels {levels} of {type(backbone).__name__} have {widths}"
             )
-        self.backbone, self.neck, self.levels = backbone, neck, list(levels)
+        self.backbone = backbone
+        self.neck = neck
+        self.levels = list(levels)
         self.strides = [info[i]["stride"] for i in levels]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        feats = self.backbone.forward_features(x)
+        # nn.Module types an attribute as Tensor | Module: the checker cannot see it
+        feats = self.backbone.forward_features(x)  # type: ignore[operator]
         return self.neck([feats[i] for i in self.levels])
 
 
@@ -61,7 +68,7 @@ class OneInputNeck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         b, _, h, w = x.shape
-        channels = self.neck.in_channels
+        channels = cast(Sequence[int], self.neck.in_channels)
         rest = [x.new_zeros(b, c, h >> i, w >> i) for i, c in enumerate(channels)]
         return self.neck([x] + rest[1:])
 

@@ -79,7 +79,7 @@ class ASFF(nn.Module):
         check_levels(feats, self.in_channels, f"ASFF level {self.level}")
         size = feats[self.level].shape[-2:]
         resized = []
-        for n, (f, resize) in enumerate(zip(feats, self.resize)):
+        for n, (f, resize) in enumerate(zip(feats, self.resize, strict=True)):
             r = resize(f)
             if r.shape[-2:] != size:
                 raise ValueError(
@@ -87,7 +87,9 @@ class ASFF(nn.Module):
                     "neighbouring levels must differ by a stride of exactly 2"
                 )
             resized.append(r)
-        logits = torch.cat([w(r) for w, r in zip(self.weight_level, resized)], 1)
+        logits = torch.cat(
+            [w(r) for w, r in zip(self.weight_level, resized, strict=True)], 1
+        )
         return resized, F.softmax(self.weight_levels(logits), dim=1)
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:

@@ -11,6 +11,8 @@ backbone widths to the common width first. Levels are given finest first.
 `fusion="softmax"` swaps in the softmax-based fusion the paper compares (Sec. 6.3).
 """
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,7 +41,7 @@ class FastFusion(nn.Module):
                 f"expected {self.weight.numel()} inputs, got {len(inputs)}"
             )
         w = self.normalised_weights()
-        return sum(wi * x for wi, x in zip(w, inputs))
+        return sum(wi * x for wi, x in zip(w, inputs, strict=True))
 
 
 class SoftmaxFusion(FastFusion):
@@ -96,8 +98,7 @@ class BiFPNLayer(nn.Module):
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
         check_levels(feats, [self.channels] * self.levels, "BiFPNLayer")
-        td = [None] * self.levels
-        td[-1] = feats[-1]
+        td = list(feats)  # the top level is its own input; the rest are set below
         for i in range(self.levels - 2, -1, -1):
             fused = self.td_fuse[i]([feats[i], resize(td[i + 1], feats[i])])
             td[i] = self.td_conv[i](fused)
@@ -142,19 +143,24 @@ class BiFPN(nn.Module):
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
         check_levels(feats, self.in_channels, "BiFPN")
-        return self.layers([p(f) for p, f in zip(self.proj, feats)])
+        return self.layers([p(f) for p, f in zip(self.proj, feats, strict=True)])
 
 
 def make_separable(module: nn.Module) -> nn.Module:
     """Replace, in place, every dense 3x3 conv by a depthwise 3x3 and a pointwise 1x1
     conv, as EfficientDet does to FPN and PANet for its Table 5 comparison."""
     for name, child in module.named_children():
-        if isinstance(child, nn.Conv2d) and child.kernel_size == (3, 3) and (
-            child.groups == 1
+        if (
+            isinstance(child, nn.Conv2d)
+            and child.kernel_size == (3, 3)
+            and (child.groups == 1)
         ):
             c_in, c_out = child.in_channels, child.out_channels
+            # a 2-D conv's stride and padding (torch's stubs say tuple[int, ...])
+            stride = cast(tuple[int, int], child.stride)
+            padding = cast(str | tuple[int, int], child.padding)
             depthwise = nn.Conv2d(
-                c_in, c_in, 3, child.stride, child.padding, groups=c_in, bias=False
+                c_in, c_in, 3, stride, padding, groups=c_in, bias=False
             )
             pointwise = nn.Conv2d(c_in, c_out, 1, bias=child.bias is not None)
             setattr(module, name, nn.Sequential(depthwise, pointwise))

@@ -46,7 +46,8 @@ class FPN(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_uniform_(m.weight, a=1)
-                nn.init.constant_(m.bias, 0)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
         check_levels(feats, self.in_channels, type(self).__name__)

@@ -89,11 +89,11 @@ class TUM(nn.Module):
             enc.append(conv(enc[-1]))
         # decoder: upsample, add the lateral conv of the encoder map of that size
         dec = [self.top(enc[-1])]
-        for lateral, skip in zip(self.lateral, reversed(enc[:-1])):
+        for lateral, skip in zip(self.lateral, reversed(enc[:-1]), strict=True):
             up = F.interpolate(dec[-1], size=skip.shape[-2:], mode="nearest")
             dec.append(up + lateral(skip))
         # smoothing: every decoder map but the top
-        outs = [dec[0]] + [s(d) for s, d in zip(self.smooth, dec[1:])]
+        outs = [dec[0]] + [s(d) for s, d in zip(self.smooth, dec[1:], strict=True)]
         return outs[::-1]
 
 
@@ -118,14 +118,16 @@ class SFAM(nn.Module):
 
     def aggregate(self, pyramids: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """Scale-wise concatenation: pyramids[t][s] -> one map per scale s."""
-        return [torch.cat(maps, 1) for maps in zip(*pyramids)]
+        return [torch.cat(maps, 1) for maps in zip(*pyramids, strict=True)]
 
     def attention(self, pyramids: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """The SE weights per scale, (B, C, 1, 1) each, in (0, 1)."""
-        return [se(f) for se, f in zip(self.se, self.aggregate(pyramids))]
+        return [se(f) for se, f in zip(self.se, self.aggregate(pyramids), strict=True)]
 
     def forward(self, pyramids: list[list[torch.Tensor]]) -> list[torch.Tensor]:
-        return [f * se(f) for se, f in zip(self.se, self.aggregate(pyramids))]
+        return [
+            f * se(f) for se, f in zip(self.se, self.aggregate(pyramids), strict=True)
+        ]
 
 
 class MLFPN(nn.Module):
@@ -160,7 +162,7 @@ class MLFPN(nn.Module):
         """Every TUM's pyramid, before SFAM."""
         base = self.ffmv1(feats)
         out, prev = [], None
-        for ffm, tum in zip(self.ffmv2, self.tums):
+        for ffm, tum in zip(self.ffmv2, self.tums, strict=True):
             out.append(tum(ffm(base, prev)))
             prev = out[-1][0]  # the largest map feeds the next TUM
         return out
