@@ -406,8 +406,12 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
     )
 
 
+# Colours from the book theme's variables (fallbacks for Jupyter and Colab). The wrapper
+# paints the page's own background: the dark theme gives HTML outputs a light one.
 STYLE = (
-    "<style>.bx-diagram{color:var(--pst-color-text-base,#222);font:11px sans-serif}"
+    "<style>.bx-diagram-wrap{background:var(--pst-color-background,transparent);"
+    "padding:4px 0}"
+    ".bx-diagram{color:var(--pst-color-text-base,#222);font:11px sans-serif}"
     ".bx-diagram .box{fill:var(--pst-color-surface,#f3f4f5);stroke:currentColor;"
     "stroke-width:1}"
     ".bx-diagram .conv{fill:var(--pst-color-primary-bg,#dbe8f7)}"
