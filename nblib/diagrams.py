@@ -410,7 +410,7 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
 # paints the page's own background: the dark theme gives HTML outputs a light one.
 STYLE = (
     "<style>.bx-diagram-wrap{background:var(--pst-color-background,transparent);"
-    "padding:4px 0}"
+    "padding:4px 0;overflow-x:auto}"
     ".bx-diagram{color:var(--pst-color-text-base,#222);font:11px sans-serif}"
     ".bx-diagram .box{fill:var(--pst-color-surface,#f3f4f5);stroke:currentColor;"
     "stroke-width:1}"
@@ -480,10 +480,13 @@ def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
             )
     height = where.depth * (BOX_H + GAP_Y) + GAP_Y
     label = escape(title or "block diagram")
+    # Shrinks with the page, but never below 3/4 of its size (text stays >= 8 px): a
+    # wide neck scrolls sideways on a phone instead.
+    least = min(where.width, max(360, 0.75 * where.width))
     return (
         f'<div class="bx-diagram-wrap">{STYLE}<svg class="bx-diagram" role="img" '
         f'aria-label="{label}" viewBox="0 0 {where.width:.0f} {height:.0f}" '
-        f'width="100%" style="max-width:{where.width:.0f}px">'
+        f'width="100%" style="max-width:{where.width:.0f}px;min-width:{least:.0f}px">'
         '<defs><marker id="bx-arrow" viewBox="0 0 8 8" refX="8" refY="4" '
         'markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L8,4L0,8z" '
         'fill="currentColor"/></marker></defs>'
