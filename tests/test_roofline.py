@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from bench_rows import timing_row  # noqa: E402
 from torch import nn  # noqa: E402
 
 from nblib import bench, measure, roofline  # noqa: E402
@@ -140,36 +141,19 @@ def test_spearman_and_model_pairs():
 
 
 def row(**values) -> dict:
-    """One recorded row in the benchmark's schema (nblib.bench.COLUMNS)."""
-    base = {
-        "model": "resnet18",
-        "device": "cuda",
-        "device_name": H100,
-        "torch_version": "2.14.1",
-        "cuda_version": "13.0",
-        "driver_version": "570.86.15",
-        "dtype": "bf16",
-        "memory_format": "channels_last",
-        "compiled": False,
-        "batch": 1,
-        "image_size": 224,
-        "threads": 1,
-        "median_ms": 1.0,
-        "iqr_ms": 0.01,
-        "images_per_s": 1000.0,
-        "peak_memory_mb": 100.0,
-        "date": "2026-01-01",
-        "implementation": "nblib",
-        "params": 1,
-        "macs": 1_000_000_000,
-        "memory_access": 10_000_000,
-        "cv": 0.01,
-        "tflops": 2.0,
-        "peak_tflops": 989.5,
-        "peak_fraction": 0.002,
-    }
-    assert set(base) == set(bench.COLUMNS)
-    return base | values
+    """One recorded row in the benchmark's schema, on the H100, with round costs."""
+    return (
+        timing_row(
+            device_name=H100,
+            date="2026-01-01",
+            params=1,
+            macs=1_000_000_000,
+            memory_access=10_000_000,
+            tflops=2.0,
+            peak_fraction=0.002,
+        )
+        | values
+    )
 
 
 @pytest.fixture
