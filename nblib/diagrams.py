@@ -7,6 +7,7 @@ lays the graph out top to bottom and writes an SVG whose colours follow the page
 theme (light or dark).
 """
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from html import escape
@@ -317,7 +318,7 @@ class Layout:
     depth: int
 
 
-def layout(nodes: list[Node], by_level: bool = False) -> Layout:
+def layout(nodes: list[Node], by_level: bool = False, box_w: int = BOX_W) -> Layout:
     """Layers by longest path from the input; within a layer, items ordered by the
     mean x of their inputs (top-down), then of their consumers (bottom-up), then again
     top-down: the Sugiyama heuristic, enough for the blocks of this book. `by_level`
@@ -348,7 +349,7 @@ def layout(nodes: list[Node], by_level: bool = False) -> Layout:
                 succs[a].append(b)
             chains.append((i, lanes, n.id))
     width_of = {
-        item: (BOX_W if isinstance(item, int) else LANE)
+        item: (box_w if isinstance(item, int) else LANE)
         for r in rows.values()
         for item in r
     }
@@ -435,9 +436,11 @@ def _shape_text(n: Node) -> str:
     return "×".join(map(str, shape))
 
 
-def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
+def svg(
+    nodes: list[Node], title: str = "", by_level: bool = False, box_w: int = BOX_W
+) -> str:
     """The diagram as inline SVG (HTML), top to bottom; scales to a phone's width."""
-    where = layout(nodes, by_level)
+    where = layout(nodes, by_level, box_w)
     by_id = {n.id: n for n in nodes}
     parts = []
     for a, b, bends in where.edges:
@@ -470,8 +473,8 @@ def svg(nodes: list[Node], title: str = "", by_level: bool = False) -> str:
                 )
             continue
         parts.append(
-            f'<rect class="box {n.kind}" x="{x - BOX_W / 2:.0f}" '
-            f'y="{y - BOX_H / 2:.0f}" width="{BOX_W}" height="{BOX_H}" rx="5"/>'
+            f'<rect class="box {n.kind}" x="{x - box_w / 2:.0f}" '
+            f'y="{y - BOX_H / 2:.0f}" width="{box_w}" height="{BOX_H}" rx="5"/>'
         )
         top = y - (len(lines) - 1) * 6.5 + 4
         for k, line in enumerate(lines[:3]):
@@ -588,3 +591,202 @@ def block_input(
             f"{type(block).__name__} is not called by {type(model).__name__}"
         )
     return seen[0]
+
+
+# Modules an overview does not name when a stage holds anything else: they are part of
+# the units around them (a norm after a convolution, the activation after a norm).
+_QUIET = (*NORMS, *ACTS, nn.Identity, nn.Dropout, nn.Flatten)
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One box of a network's overview: consecutive units whose output has the same
+    resolution (map size, token count, or a plain vector)."""
+
+    name: str  # e.g. "layer2", "features.2–4", "maxpool + layer1"
+    units: tuple[str, ...]  # the units' module paths, in call order
+    kinds: str  # what they are, e.g. "4 × Bottleneck"
+    in_channels: int
+    out_shape: tuple[int, ...]  # without the batch dimension
+    params: int
+    reduction: int  # nominal stride: input size / output size (1 for tokens, vectors)
+
+
+def units(
+    model: nn.Module, expand: tuple[str, ...] = ()
+) -> list[tuple[str, nn.Module]]:
+    """The modules an overview groups into stages: walking down from the model's
+    children, plain containers (Sequential, ModuleList, ModuleDict) and the paths named
+    in `expand` are opened; any other module is a unit (a block class, a layer)."""
+    found: list[tuple[str, nn.Module]] = []
+
+    def walk(prefix: str, module: nn.Module) -> None:
+        for name, child in module.named_children():
+            path = f"{prefix}.{name}" if prefix else name
+            if type(child) in _CONTAINERS or path in expand:
+                walk(path, child)
+            else:
+                found.append((path, child))
+
+    walk("", model)
+    return found
+
+
+def _resolution(shape: tuple[int, ...]) -> tuple:
+    return (
+        tuple(shape[2:])
+        if len(shape) == 4
+        else ("tokens", shape[1:2])[: len(shape) - 1]
+    )
+
+
+def _stride(size_in: int, size_out: int) -> int:
+    """The nominal stride, a power of two: 299 -> 35 is /8 (unpadded convolutions
+    shave pixels off, as in Inception v3)."""
+    return 2 ** round(math.log2(size_in / size_out))
+
+
+def _stage_name(paths: list[str], all_paths: list[str]) -> str:
+    """'layer2' when the stage holds every unit under layer2, else an index range."""
+    parts = []
+    for top in dict.fromkeys(p.split(".")[0] for p in paths):
+        mine = [p for p in paths if p.split(".")[0] == top]
+        under = [p for p in all_paths if p.split(".")[0] == top]
+        if mine == under:
+            parts.append(top)
+        else:
+            first, last = (
+                m.split(".", 1)[1].split(".")[0] for m in (mine[0], mine[-1])
+            )
+            parts.append(f"{top}.{first}" + (f"–{last}" if last != first else ""))
+    return " + ".join(parts) if len(parts) <= 3 else f"{parts[0]} … {parts[-1]}"
+
+
+def _kinds(modules: list[nn.Module]) -> str:
+    shown = [m for m in modules if not isinstance(m, _QUIET)] or modules
+    counts = Counter(type(m).__name__ for m in shown)
+    return ", ".join(f"{n} × {k}" if n > 1 else k for k, n in counts.items())
+
+
+def _params_text(n: int) -> str:
+    if n == 0:
+        return "no parameters"
+    return f"{n / 1e6:.2f} M params" if n >= 100_000 else f"{n / 1e3:.1f} K params"
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A whole network as a column of stages (what, widths, resolution, parameters),
+    drawn from one forward pass; `unused` names units that inference never calls."""
+
+    title: str
+    input_shape: tuple[int, ...]
+    stages: tuple[Stage, ...]
+    unused: tuple[str, ...] = ()
+    loose: tuple[str, ...] = ()  # parameters of no unit (e.g. ViT's class token)
+
+    def nodes(self) -> list[Node]:
+        """The stages as diagram nodes, one column from the input down."""
+        nodes = [Node(0, "input", "input", "×".join(map(str, self.input_shape[1:])))]
+        for i, s in enumerate(self.stages, start=1):
+            spatial = len(s.out_shape) == 3 and s.out_shape[-1] > 1
+            where = f" · /{s.reduction}" if spatial and s.reduction > 1 else ""
+            label = f"{s.name} · {_params_text(s.params)}"
+            nodes.append(
+                Node(
+                    i, "stage", label, s.kinds + where, [i - 1], shape=(1, *s.out_shape)
+                )
+            )
+        return nodes
+
+    def _repr_html_(self) -> str:
+        return svg(self.nodes(), self.title, box_w=OVERVIEW_W)
+
+    def __repr__(self) -> str:
+        rows = [f"Overview of {self.title}: {len(self.stages)} stages"]
+        if self.loose:
+            rows[0] += f" (and {', '.join(self.loose)})"
+        for s in self.stages:
+            shape = "×".join(map(str, s.out_shape))
+            rows.append(f"  {s.name}: {s.kinds} -> {shape}, {s.params:,} params")
+        if self.unused:
+            rows.append(f"  not called at inference: {', '.join(self.unused)}")
+        return "\n".join(rows)
+
+
+OVERVIEW_W = 300
+
+
+def overview(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    title: str = "",
+    expand: tuple[str, ...] = (),
+) -> Overview:
+    """Run `model` once at `input_shape` (where its parameters live: on the meta device
+    only shapes) and group its units (see `units`) into stages: a new stage starts
+    whenever a unit's output resolution differs from the previous unit's. `expand`
+    names units to open (e.g. ViT's "encoder", to count its blocks)."""
+    shape = check_input_shape(input_shape)
+    found = units(model, expand)
+    missing = set(expand) - {p for p, _ in model.named_modules()}
+    if missing:
+        raise ValueError(f"expand names no module of the model: {sorted(missing)}")
+    calls: list[tuple[str, nn.Module, tuple, tuple]] = []  # path, module, in, out
+    hooks = []
+    for path, module in found:
+
+        def record(m, args, out, path=path):
+            first = next(
+                t for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor)
+            )
+            result = next(
+                t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)
+            )
+            calls.append((path, m, tuple(first.shape), tuple(result.shape)))
+
+        hooks.append(module.register_forward_hook(record))
+    param = next(model.parameters(), None)
+    x = torch.randn(shape, device=param.device if param is not None else "cpu")
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    groups: list[list] = []
+    for call in calls:
+        if groups and _resolution(groups[-1][-1][3]) == _resolution(call[3]):
+            groups[-1].append(call)
+        else:
+            groups.append([call])
+    all_paths = [p for p, _ in found]
+    counted: set[str] = set()
+    stages = []
+    for group in groups:
+        paths = list(dict.fromkeys(c[0] for c in group))
+        modules = [dict(found)[p] for p in paths]
+        params = sum(p.numel() for p in nn.ModuleList(modules).parameters())
+        counted.update(paths)
+        out = group[-1][3]
+        in_shape = group[0][2]
+        stages.append(
+            Stage(
+                _stage_name(paths, all_paths),
+                tuple(paths),
+                _kinds(modules),
+                in_shape[1] if len(in_shape) == 4 else in_shape[-1],
+                out[1:],
+                params,
+                _stride(shape[-1], out[-1]) if len(out) == 4 else 1,
+            )
+        )
+    unused = tuple(p for p in all_paths if p not in counted)
+    in_units = {id(p) for _, m in found for p in m.parameters()}
+    loose = tuple(n for n, p in model.named_parameters() if id(p) not in in_units)
+    return Overview(
+        title or type(model).__name__, tuple(shape), tuple(stages), unused, loose
+    )

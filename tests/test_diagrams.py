@@ -13,7 +13,10 @@ from nblib import diagrams
 from nblib.blocks.aspp import ASPP
 from nblib.blocks.rfb import RFB
 from nblib.blocks.spp import SPPBlock, SPPFBlock
+from nblib.book import on_meta as build_on_meta
+from nblib.measure import count_params
 from nblib.models import (
+    REGISTRY,
     build,
     cspnet,
     darknet,
@@ -197,3 +200,67 @@ def test_the_svg_is_deterministic_and_themed():
     assert one == diagrams.diagram(block, shape)._repr_html_()
     assert "var(--pst-color-text-base" in one and "currentColor" in one
     assert 'width="100%"' in one  # shrinks to a phone's width
+
+
+# Stage-level overviews of whole networks.
+
+REGISTRY_SHAPES = [(r.name, (1, 3, r.image_size, r.image_size)) for r in REGISTRY]
+
+
+def unit_params(model: nn.Module, paths) -> int:
+    found = dict(diagrams.units(model, EXPAND.get(type(model).__name__, ())))
+    return sum(p.numel() for path in paths for p in found[path].parameters())
+
+
+EXPAND = {"VisionTransformer": ("encoder",)}
+
+
+@pytest.mark.parametrize(
+    "name,shape", REGISTRY_SHAPES, ids=[n for n, _ in REGISTRY_SHAPES]
+)
+def test_an_overview_accounts_for_every_unit_and_parameter(name, shape):
+    model = build_on_meta(name)
+    expand = EXPAND.get(type(model).__name__, ())
+    view = diagrams.overview(model, shape, name, expand)
+    paths = [p for s in view.stages for p in s.units]
+    assert len(paths) == len(set(paths))  # each unit in one stage
+    assert sorted(paths + list(view.unused)) == sorted(
+        p for p, _ in diagrams.units(model, expand)
+    )
+    loose = dict(model.named_parameters())
+    assert sum(s.params for s in view.stages) + unit_params(model, view.unused) + sum(
+        loose[n].numel() for n in view.loose
+    ) == count_params(model)
+    # Each stage's parameters are its units' (no unit counted twice, none missed).
+    for s in view.stages:
+        assert s.params == unit_params(model, s.units)
+    # The last stage's output is the network's; every feature map's stride is a
+    # stage's reduction (stages split where the resolution changes).
+    with torch.no_grad():
+        out = model.eval()(torch.empty(shape, device="meta"))
+    assert view.stages[-1].out_shape == tuple(out.shape[1:])
+    strides = {info["stride"] for info in getattr(model, "feature_info", [])}
+    assert strides <= {s.reduction for s in view.stages}
+
+
+def test_an_overview_counts_the_blocks_of_each_resnet_stage():
+    model = build_on_meta("resnet50")
+    view = diagrams.overview(model, (1, 3, 224, 224), "ResNet-50")
+    for k in range(1, 5):
+        stage = next(s for s in view.stages if f"layer{k}" in s.name.split(" + "))
+        blocks = [u for u in stage.units if u.startswith(f"layer{k}.")]
+        assert len(blocks) == len(getattr(model, f"layer{k}"))
+        assert f"{len(blocks)} × Bottleneck" in stage.kinds
+    html = view._repr_html_()
+    assert html.count('class="box stage"') == len(view.stages)
+    assert repr(view).startswith("Overview of ResNet-50: 7 stages")
+
+
+def test_a_deeper_network_changes_its_overview():
+    shallow = diagrams.overview(build_on_meta("resnet50"), (1, 3, 224, 224))
+    deep = diagrams.overview(build_on_meta("resnet101"), (1, 3, 224, 224))
+    assert [s.kinds for s in shallow.stages] != [s.kinds for s in deep.stages]
+    with pytest.raises(ValueError, match="expand"):
+        diagrams.overview(
+            build_on_meta("resnet50"), (1, 3, 224, 224), expand=("encoder",)
+        )
