@@ -15,14 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nblib.blocks import make_divisible
 from nblib.models.resnet import BoundBlock, ResNet
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int = 32) -> int:
-    """Round a channel count to the nearest multiple of `divisor` (at least
-    `min_value`), and never more than 10 % below `value` (timm's rule)."""
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 class RadixSoftmax(nn.Module):
@@ -61,7 +55,7 @@ class SplitAttention(nn.Module):
         super().__init__()
         self.radix = radix
         mid = out_channels * radix
-        attn = make_divisible(in_channels * radix * reduction)
+        attn = make_divisible(in_channels * radix * reduction, min_value=32)
         self.conv = nn.Conv2d(
             in_channels, mid, 3, stride, 1, groups=groups * radix, bias=False
         )
