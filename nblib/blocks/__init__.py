@@ -30,7 +30,8 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 
 
 # An activation class, or a factory such as functools.partial(nn.LeakyReLU, 0.1): the
-# conv-BN-activation layers below call it with inplace=True, as torchvision does.
+# conv-BN-activation layers below call it with inplace=True (unless told otherwise),
+# as torchvision does.
 ActLayer = Callable[..., nn.Module]
 
 
@@ -64,12 +65,14 @@ def conv_bn_act(
     groups: int = 1,
     padding: int | tuple[int, int] | None = None,
     act: ActLayer | None = nn.ReLU,
+    inplace: bool = True,
 ) -> nn.Sequential:
     """Conv (no bias), BN, `act` as a Sequential with keys 0, 1, 2: torchvision's
     `Conv2dNormActivation` (MobileNet v2, ShuffleNet v2, RegNet weights load by key).
 
     'Same' padding for odd kernels unless `padding` is given; `kernel` may be (kh, kw);
-    `act=None` leaves the activation out (keys 0, 1: a linear layer)."""
+    `act=None` leaves the activation out (keys 0, 1: a linear layer); `inplace=False`
+    keeps the activation's input (YOLOv5's SiLU)."""
     pad = _same_padding(kernel, dilation) if padding is None else padding
     layers = [
         nn.Conv2d(
@@ -78,7 +81,7 @@ def conv_bn_act(
         nn.BatchNorm2d(out_channels),
     ]
     if act is not None:
-        layers.append(act(inplace=True))
+        layers.append(act(inplace=inplace))
     return nn.Sequential(*layers)
 
 
