@@ -91,7 +91,9 @@ class ConvNormAct(nn.Module):
     `BasicConv2d`.
 
     'Same' padding for odd kernels unless `padding` is given; `kernel_size` may be
-    (kh, kw); `act=nn.Identity` makes the layer linear."""
+    (kh, kw); `act=nn.Identity` makes the layer linear. `functional_act=True` applies
+    the activation as a function, not a module call, as torchvision's BasicConv2d
+    (`F.relu`): the same kernels, one module call fewer (nblib.kernels counts calls)."""
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class ConvNormAct(nn.Module):
         groups: int = 1,
         act: ActLayer = nn.ReLU,
         eps: float = 1e-5,
+        functional_act: bool = False,
     ) -> None:
         super().__init__()
         pad = _same_padding(kernel_size) if padding is None else padding
@@ -118,9 +121,11 @@ class ConvNormAct(nn.Module):
         )
         self.bn = nn.BatchNorm2d(out_channels, eps=eps)
         self.act = act(inplace=True)
+        self.functional_act = functional_act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(x)))
+        x = self.bn(self.conv(x))
+        return self.act.forward(x) if self.functional_act else self.act(x)
 
 
 class SqueezeExcitation(nn.Module):

@@ -38,8 +38,8 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
 
 
 # torchvision's BasicConv2d: conv (no bias, padding 0 unless given), BN with
-# TensorFlow's eps 0.001, ReLU; the names `conv` and `bn` are ConvNormAct's.
-BasicConv2d = partial(ConvNormAct, padding=0, eps=1e-3)
+# TensorFlow's eps 0.001, and a ReLU it calls as a function (F.relu), not a module.
+BasicConv2d = partial(ConvNormAct, padding=0, eps=1e-3, functional_act=True)
 
 
 def _concat(x: torch.Tensor, branches: list) -> torch.Tensor:
