@@ -41,12 +41,6 @@ def test_v1_width_multiplier_scales_every_width(alpha):
     ]
 
 
-def test_make_divisible():
-    assert mobilenet.make_divisible(32 * 0.35) == 16  # 8 would lose more than 10 %
-    assert mobilenet.make_divisible(24 * 1.4) == 32
-    assert mobilenet.make_divisible(4) == 8
-
-
 def test_depthwise_conv_filters_each_channel_alone():
     unit = mobilenet.DepthwiseSeparableConv(16, 32, stride=2)
     assert unit.conv_dw.groups == 16 and unit.conv_dw.weight.shape == (16, 1, 3, 3)

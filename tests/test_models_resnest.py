@@ -63,4 +63,3 @@ def test_radix_one_is_a_gate():
     torch.nn.init.constant_(unit.fc2.bias, -float("inf"))  # sigmoid = 0
     with torch.no_grad():
         assert torch.count_nonzero(unit(torch.randn(1, 32, 4, 4))) == 0
-    assert resnest.make_divisible(8) == 32 and resnest.make_divisible(100) == 104

@@ -117,3 +117,26 @@ def test_invalid_variant_arguments():
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="model name 'resnet51'"):
         build("resnet51")
+
+
+def test_blocks_take_only_the_options_they_name():
+    """ResNet hands each block the options its constructor names; `expansion` and
+    `preact` are class attributes, the same for every family's block."""
+    from nblib.models import res2net, resnest
+
+    for block in (resnet.BasicBlock, resnet.PreActBasicBlock):
+        assert resnet.block_options(block, dict(resnet.BLOCK_OPTIONS)) == {
+            "residual": True,
+            "se_reduction": None,
+        }
+    res2 = res2net.res2net50(scale=8)
+    assert res2.layer1[0].scale == 8 and not res2.preact
+    assert {type(b) for b in res2.layer4} == {res2net.Bottle2neck}
+    assert resnet.resnet50(preact=True).preact
+    assert resnet.PreActBottleneck.preact and resnet.PreActBottleneck.expansion == 4
+    with pytest.raises(ValueError, match="Bottle2neck takes no se_reduction=16"):
+        res2net.res2net50(se_reduction=16)
+    with pytest.raises(ValueError, match="stride_in_1x1=True"):
+        resnest.resnest50d(stride_in_1x1=True)
+    with pytest.raises(ValueError, match="BasicBlock takes no radix=2"):
+        resnet.ResNet(resnet.BasicBlock, (2, 2, 2, 2), extra_options={"radix": 2})

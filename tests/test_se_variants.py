@@ -90,4 +90,6 @@ def test_unknown_or_unsupported_placement_is_refused():
     with pytest.raises(ValueError, match="se_placement"):
         resnet.Bottleneck(64, 16, se_reduction=16, se_placement="after")
     with pytest.raises(ValueError, match="se_placement"):
-        resnet.BasicBlock(64, 64, se_reduction=16, se_placement="post")
+        resnet.resnet18(
+            se_reduction=16, se_placement="post"
+        )  # BasicBlock: no such option

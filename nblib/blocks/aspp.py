@@ -52,7 +52,9 @@ class ASPP(nn.Module):
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.in_channels = in_channels
-        atrous = [conv_bn_act(in_channels, out_channels, 3, 1, r) for r in atrous_rates]
+        atrous = [
+            conv_bn_act(in_channels, out_channels, 3, dilation=r) for r in atrous_rates
+        ]
         self.convs = nn.ModuleList(
             [conv_bn_act(in_channels, out_channels, 1)]
             + atrous

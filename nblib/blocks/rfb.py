@@ -41,7 +41,7 @@ def rfb_branch(
     for kh, kw, width in convs:
         layers.append(conv_bn_act(channels, int(width * unit), (kh, kw)))
         channels = int(width * unit)
-    layers.append(conv_bn_act(channels, channels, 3, dilation=rate, act=nn.Identity()))
+    layers.append(conv_bn_act(channels, channels, 3, dilation=rate, act=nn.Identity))
     return nn.Sequential(*layers)
 
 
@@ -76,8 +76,8 @@ class RFB(nn.Module):
             rfb_branch(in_channels, unit, convs, rate) for convs, rate in branches
         )
         width = sum(int(convs[-1][2] * unit) for convs, _ in branches)
-        self.fuse = conv_bn_act(width, out_channels, 1, act=nn.Identity())
-        self.shortcut = conv_bn_act(in_channels, out_channels, 1, act=nn.Identity())
+        self.fuse = conv_bn_act(width, out_channels, 1, act=nn.Identity)
+        self.shortcut = conv_bn_act(in_channels, out_channels, 1, act=nn.Identity)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

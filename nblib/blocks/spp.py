@@ -51,8 +51,8 @@ def _reduce_and_fuse(
     if hidden == 0:
         raise ValueError(f"in_channels must be >= 2 to halve, got {in_channels}")
     return (
-        conv_bn_act(in_channels, hidden, 1, act=act()),
-        conv_bn_act(parts * hidden, out_channels, 1, act=act()),
+        conv_bn_act(in_channels, hidden, 1, act=act, inplace=False),
+        conv_bn_act(parts * hidden, out_channels, 1, act=act, inplace=False),
     )
 
 

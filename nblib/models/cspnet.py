@@ -18,19 +18,8 @@ from functools import partial
 import torch
 from torch import nn
 
-from nblib.models.darknet import ClassifierHead, ConvNormAct, DarkBlock, init_weights
-
-
-def grouped(layer: ConvNormAct, groups: int) -> ConvNormAct:
-    """`layer` with its convolution split into `groups` groups (ResNeXt; darknet's
-    ConvNormAct has no groups argument, so the conv is swapped)."""
-    if groups > 1:
-        c = layer.conv
-        k, s = c.kernel_size[0], c.stride[0]  # square: ConvNormAct takes one size
-        layer.conv = nn.Conv2d(
-            c.in_channels, c.out_channels, k, s, k // 2, groups=groups, bias=False
-        )
-    return layer
+from nblib.blocks import ActLayer, ConvNormAct
+from nblib.models.darknet import ClassifierHead, DarkBlock, init_weights
 
 
 class Bottleneck(nn.Module):
@@ -39,13 +28,18 @@ class Bottleneck(nn.Module):
     makes the 3x3 grouped: ResNeXt's block."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, mid_channels: int, groups: int = 1
+        self,
+        in_channels: int,
+        out_channels: int,
+        mid_channels: int,
+        act: ActLayer = nn.LeakyReLU,
+        groups: int = 1,
     ) -> None:
         super().__init__()
-        self.conv1 = ConvNormAct(in_channels, mid_channels, 1)
-        self.conv2 = grouped(ConvNormAct(mid_channels, mid_channels, 3), groups)
-        self.conv3 = ConvNormAct(mid_channels, out_channels, 1, act=None)
-        self.act3 = nn.LeakyReLU(0.01, inplace=True)
+        self.conv1 = ConvNormAct(in_channels, mid_channels, 1, act=act)
+        self.conv2 = ConvNormAct(mid_channels, mid_channels, 3, groups=groups, act=act)
+        self.conv3 = ConvNormAct(mid_channels, out_channels, 1, act=nn.Identity)
+        self.act3 = act(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act3(x + self.conv3(self.conv2(self.conv1(x))))
@@ -77,6 +71,7 @@ class CrossStage(nn.Module):
         cross_linear: bool = False,
         fusion: str = "both",
         groups: int = 1,
+        act: ActLayer = nn.LeakyReLU,
     ) -> None:
         super().__init__()
         if fusion not in ("both", "first", "last"):
@@ -88,15 +83,20 @@ class CrossStage(nn.Module):
         down = out_channels if down_growth else in_channels
         self.conv_down: nn.Module
         if stride != 1:
-            self.conv_down = grouped(ConvNormAct(in_channels, down, 3, stride), groups)
+            self.conv_down = ConvNormAct(
+                in_channels, down, 3, stride, groups=groups, act=act
+            )
         else:
             self.conv_down, down = nn.Identity(), in_channels
         self.expand_channels = exp = round(out_channels * expand_ratio)
-        act = None if cross_linear else "leaky_relu"
-        self.conv_exp = ConvNormAct(down, exp, 1, act=act)
+        self.conv_exp = ConvNormAct(
+            down, exp, 1, act=nn.Identity if cross_linear else act
+        )
         block_out = round(out_channels * block_ratio)
         mid = round(block_out * bottle_ratio)
-        make = BLOCKS[block] if groups == 1 else partial(Bottleneck, groups=groups)
+        make = partial(BLOCKS[block], act=act)
+        if groups > 1:  # ResNeXt: only the bottleneck has a grouped 3x3
+            make = partial(make, groups=groups)
         self.blocks = nn.Sequential(
             *[
                 make(exp // 2 if i == 0 else block_out, block_out, mid)
@@ -106,10 +106,12 @@ class CrossStage(nn.Module):
         self.fusion = fusion
         part2 = block_out
         if fusion != "first":  # a transition on the block path only
-            self.conv_transition_b = ConvNormAct(block_out, exp // 2, 1)
+            self.conv_transition_b = ConvNormAct(block_out, exp // 2, 1, act=act)
             part2 = exp // 2
         if fusion != "last":  # a transition after the concatenation
-            self.conv_transition = ConvNormAct(exp // 2 + part2, out_channels, 1)
+            self.conv_transition = ConvNormAct(
+                exp // 2 + part2, out_channels, 1, act=act
+            )
         self.out_channels = out_channels if fusion != "last" else exp // 2 + part2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -161,11 +163,12 @@ class CspNet(nn.Module):
         fusion: str = "both",
         groups: int = 1,
         num_classes: int = 1000,
+        act: ActLayer = nn.LeakyReLU,
     ) -> None:
         super().__init__()
         channels, kernel, stride, pool = stem
         self.stem = nn.Sequential()
-        self.stem.add_module("conv1", ConvNormAct(3, channels, kernel, stride))
+        self.stem.add_module("conv1", ConvNormAct(3, channels, kernel, stride, act=act))
         if pool:
             self.stem.add_module("pool", nn.MaxPool2d(3, stride=2, padding=1))
         net_stride = stride * (2 if pool else 1)
@@ -185,6 +188,7 @@ class CspNet(nn.Module):
                     cross_linear,
                     fusion,
                     groups,
+                    act,
                 )
             )
             channels, net_stride = layers[-1].out_channels, net_stride * s

@@ -4,14 +4,18 @@ residual pairs of 1x1 (halve the channels) and 3x3 (restore them) convolutions.
 Redmon and Farhadi, "YOLOv3: An Incremental Improvement", 2018 (arXiv:1804.02767),
 Table 1. Every convolution is followed by batch norm and a leaky ReLU; 52 convolutions
 plus the fully connected classifier make the 53 layers. Module names follow timm's
-`darknet53` (timm.models.cspnet), so its weights load by key. `ConvNormAct`,
-`DarkBlock` and `ClassifierHead` are shared with nblib.models.cspnet (and the last two
-with nblib.models.vovnet), whose timm counterparts use the same names.
+`darknet53` (timm.models.cspnet), so its weights load by key. `DarkBlock` and
+`ClassifierHead` are shared with nblib.models.cspnet (and the last with
+nblib.models.vovnet), whose timm counterparts use the same names. The activation is an
+argument: timm's leaky ReLU has slope 0.01 (`nn.LeakyReLU`'s default), Darknet's cfg
+files 0.1 (`functools.partial(nn.LeakyReLU, 0.1)`).
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from nblib.blocks import ActLayer, ConvNormAct
 
 # Table 1 of the YOLOv3 paper: residual blocks per stage, each stage opening with a
 # 3x3 stride-2 convolution that doubles the channels.
@@ -23,51 +27,19 @@ DARKNET_CONFIGS: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {
 # fmt: on
 
 
-def make_act(act: str | None) -> nn.Module:
-    """'leaky_relu' (slope 0.01, timm's default, not Darknet's 0.1), 'relu' or None."""
-    if act is None:
-        return nn.Identity()
-    if act == "leaky_relu":
-        return nn.LeakyReLU(0.01, inplace=True)
-    if act == "relu":
-        return nn.ReLU(inplace=True)
-    raise ValueError(f"act must be 'leaky_relu', 'relu' or None, got {act!r}")
-
-
-class ConvNormAct(nn.Module):
-    """Conv (no bias, 'same' padding) -> BatchNorm -> activation."""
+class DarkBlock(nn.Module):
+    """Darknet's residual unit: x + conv3x3(conv1x1(x)), the 1x1 to `mid_channels`."""
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: int = 1,
-        stride: int = 1,
-        act: str | None = "leaky_relu",
+        mid_channels: int,
+        act: ActLayer = nn.LeakyReLU,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
-            bias=False,
-        )
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.act = make_act(act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(x)))
-
-
-class DarkBlock(nn.Module):
-    """Darknet's residual unit: x + conv3x3(conv1x1(x)), the 1x1 to `mid_channels`."""
-
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int) -> None:
-        super().__init__()
-        self.conv1 = ConvNormAct(in_channels, mid_channels, 1)
-        self.conv2 = ConvNormAct(mid_channels, out_channels, 3)
+        self.conv1 = ConvNormAct(in_channels, mid_channels, 1, act=act)
+        self.conv2 = ConvNormAct(mid_channels, out_channels, 3, act=act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(self.conv1(x))
@@ -91,12 +63,18 @@ class DarkStage(nn.Module):
     """A 3x3 stride-2 convolution to `out_channels`, then `depth` residual units
     (1x1 to out_channels / 2, 3x3 back to out_channels)."""
 
-    def __init__(self, in_channels: int, out_channels: int, depth: int) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        depth: int,
+        act: ActLayer = nn.LeakyReLU,
+    ) -> None:
         super().__init__()
-        self.conv_down = ConvNormAct(in_channels, out_channels, 3, stride=2)
+        self.conv_down = ConvNormAct(in_channels, out_channels, 3, 2, act=act)
         self.blocks = nn.Sequential(
             *[
-                DarkBlock(out_channels, out_channels, out_channels // 2)
+                DarkBlock(out_channels, out_channels, out_channels // 2, act)
                 for _ in range(depth)
             ]
         )
@@ -115,13 +93,14 @@ class Darknet(nn.Module):
         channels: tuple[int, ...] = (64, 128, 256, 512, 1024),
         stem_channels: int = 32,
         num_classes: int = 1000,
+        act: ActLayer = nn.LeakyReLU,
     ) -> None:
         super().__init__()
         self.stem = nn.Sequential()
-        self.stem.add_module("conv1", ConvNormAct(3, stem_channels, 3))
+        self.stem.add_module("conv1", ConvNormAct(3, stem_channels, 3, act=act))
         stages, in_channels = [], stem_channels
         for depth, out_channels in zip(depths, channels, strict=True):
-            stages.append(DarkStage(in_channels, out_channels, depth))
+            stages.append(DarkStage(in_channels, out_channels, depth, act))
             in_channels = out_channels
         self.stages = nn.Sequential(*stages)
         self.feature_info = [

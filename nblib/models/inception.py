@@ -9,10 +9,13 @@ weights load by key.
 """
 
 from collections import namedtuple
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from nblib.blocks import ConvNormAct
 
 # Training-mode outputs with the auxiliary heads, field for field torchvision's.
 GoogLeNetOutputs = namedtuple(
@@ -34,17 +37,9 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(channels, 1)
 
 
-class BasicConv2d(nn.Module):
-    """Conv (no bias) -> BN (eps 0.001, TensorFlow's) -> ReLU; `**kwargs` go to the
-    conv (kernel_size, stride, padding)."""
-
-    def __init__(self, in_channels: int, out_channels: int, **kwargs) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
-        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv(x)), inplace=True)
+# torchvision's BasicConv2d: conv (no bias, padding 0 unless given), BN with
+# TensorFlow's eps 0.001, and a ReLU it calls as a function (F.relu), not a module.
+BasicConv2d = partial(ConvNormAct, padding=0, eps=1e-3, functional_act=True)
 
 
 def _concat(x: torch.Tensor, branches: list) -> torch.Tensor:

@@ -10,39 +10,7 @@ weights load by key.
 import torch
 from torch import nn
 
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """Round a scaled width to the nearest multiple of `divisor`, never more than 10 %
-    below `value` (the rounding of the TensorFlow reference, torchvision and timm)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
-
-
-class ConvBNReLU6(nn.Sequential):
-    """Convolution, BatchNorm, ReLU6: torchvision's `Conv2dNormActivation` (keys
-    `0`, `1`)."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        groups: int = 1,
-    ) -> None:
-        super().__init__(
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size,
-                stride,
-                padding=(kernel_size - 1) // 2,
-                groups=groups,
-                bias=False,
-            ),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU6(inplace=True),
-        )
+from nblib.blocks import conv_bn_act, make_divisible
 
 
 class DepthwiseSeparableConv(nn.Module):
@@ -83,9 +51,9 @@ class InvertedResidual(nn.Module):
         self.use_res_connect = stride == 1 and in_channels == out_channels
         layers: list[nn.Module] = []
         if expansion != 1:
-            layers.append(ConvBNReLU6(in_channels, hidden, kernel_size=1))  # expand
+            layers.append(conv_bn_act(in_channels, hidden, 1, act=nn.ReLU6))  # expand
         layers += [
-            ConvBNReLU6(hidden, hidden, stride=stride, groups=hidden),  # depthwise
+            conv_bn_act(hidden, hidden, 3, stride, groups=hidden, act=nn.ReLU6),  # dw
             nn.Conv2d(hidden, out_channels, 1, bias=False),  # project: linear
             nn.BatchNorm2d(out_channels),
         ]
@@ -160,7 +128,7 @@ class MobileNetV2(nn.Module):
             )
         width = make_divisible(32 * width_multiplier)
         last = make_divisible(1280 * max(1.0, width_multiplier))
-        layers: list[nn.Module] = [ConvBNReLU6(3, width, stride=2)]
+        layers: list[nn.Module] = [conv_bn_act(3, width, 3, 2, act=nn.ReLU6)]
         widths, strides = [width], [2]  # output width and stride of each layer
         for t, c, n, s in config:
             out = make_divisible(c * width_multiplier)
@@ -169,7 +137,7 @@ class MobileNetV2(nn.Module):
                 widths.append(out)
                 strides.append(strides[-1] * (s if i == 0 else 1))
                 width = out
-        layers.append(ConvBNReLU6(width, last, kernel_size=1))
+        layers.append(conv_bn_act(width, last, 1, act=nn.ReLU6))
         widths.append(last)
         strides.append(strides[-1])
         # taps: the last map at strides 4, 8 and 16, and the 1x1 head at stride 32

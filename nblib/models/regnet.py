@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nblib.blocks import SqueezeExcitation, conv_bn_act, make_divisible
+
 QUANT = 8  # block widths are multiples of 8 (Sec. 3.3)
 
 
@@ -43,8 +45,7 @@ def compatible_width(
     if rounding == "pycls":
         w_b = int(round(w_b / g) * g)
     elif rounding == "torchvision":
-        rounded = max(g, int(w_b + g / 2) // g * g)
-        w_b = rounded + g if rounded < 0.9 * w_b else rounded
+        w_b = make_divisible(w_b, g)
     else:
         raise ValueError(f"rounding must be 'pycls' or 'torchvision', got {rounding!r}")
     return int(w_b / bottleneck_ratio), g
@@ -143,34 +144,6 @@ def anynet_costs(
 
 
 # ---------------------------------------------------------------- blocks
-def conv_bn_act(
-    c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1, act: bool = True
-) -> nn.Sequential:
-    """Conv (no bias), BN, optional ReLU; keys 0, 1, 2 as torchvision's
-    Conv2dNormActivation."""
-    layers = [
-        nn.Conv2d(c_in, c_out, k, stride, (k - 1) // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(c_out),
-    ]
-    if act:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
-
-
-class SqueezeExcitation(nn.Module):
-    """RegNetY's SE: pool, 1x1 conv w_b -> round(se_ratio * w_in), ReLU, 1x1 conv
-    back, sigmoid, rescale. The squeeze width is set by the block's *input* width."""
-
-    def __init__(self, channels: int, squeeze: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.fc2 = nn.Conv2d(squeeze, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = nn.functional.adaptive_avg_pool2d(x, 1)  # as torchvision, bit for bit
-        return x * torch.sigmoid(self.fc2(torch.relu(self.fc1(s))))
-
-
 class BottleneckTransform(nn.Sequential):
     """The X block's residual branch: 1x1 (w_in -> w_b), 3x3 with w_b / g groups (the
     stride), optional SE, 1x1 (w_b -> w_out), no ReLU at the end."""
@@ -182,8 +155,10 @@ class BottleneckTransform(nn.Sequential):
             b=conv_bn_act(w_b, w_b, 3, stride, groups=w_b // group_width),
         )
         if se_ratio:
-            layers["se"] = SqueezeExcitation(w_b, round(se_ratio * w_in))
-        layers["c"] = conv_bn_act(w_b, w_out, 1, act=False)
+            layers["se"] = SqueezeExcitation(
+                w_b, squeeze_channels=round(se_ratio * w_in)
+            )
+        layers["c"] = conv_bn_act(w_b, w_out, 1, act=None)
         super().__init__(layers)
 
 
@@ -195,7 +170,7 @@ class ResBottleneckBlock(nn.Module):
         super().__init__()
         needs_proj = w_in != w_out or stride != 1
         self.proj = (
-            conv_bn_act(w_in, w_out, 1, stride, act=False) if needs_proj else None
+            conv_bn_act(w_in, w_out, 1, stride, act=None) if needs_proj else None
         )
         self.f = BottleneckTransform(
             w_in, w_out, stride, group_width, bottleneck_ratio, se_ratio

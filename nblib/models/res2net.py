@@ -14,10 +14,10 @@ import math
 import torch
 from torch import nn
 
-from nblib.models.resnet import BoundBlock, ResNet
+from nblib.models.resnet import ResNet, ResNetBlock
 
 
-class Bottle2neck(nn.Module):
+class Bottle2neck(ResNetBlock):
     """1x1 to `scale` x w channels -> hierarchical 3x3s on the splits -> 1x1 expand
     (x4), on a residual shortcut. In the first block of a stage (stride or new width)
     the splits are not chained: each gets its own strided 3x3, and the last split a
@@ -31,16 +31,13 @@ class Bottle2neck(nn.Module):
         width: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
+        *,
         residual: bool = True,
-        stride_in_1x1: bool = False,
         groups: int = 1,
         width_per_group: int = 26,
-        se_reduction: int | None = None,
         scale: int = 4,
     ) -> None:
         super().__init__()
-        if stride_in_1x1 or se_reduction is not None:
-            raise ValueError("Res2Net blocks take no stride_in_1x1 and no SE")
         self.scale = scale
         self.is_first = stride > 1 or downsample is not None
         self.width = math.floor(width * (width_per_group / 64.0)) * groups
@@ -81,14 +78,13 @@ class Bottle2neck(nn.Module):
         return self.relu(out)
 
 
-def res2net_block(scale: int = 4) -> BoundBlock:
-    """The block with its scale bound, usable as `ResNet`'s block."""
-    return BoundBlock(Bottle2neck, scale=scale)
-
-
 def res2net50(scale: int = 4, width_per_group: int = 26, **kwargs) -> ResNet:
     """Res2Net-50 (26w4s by default, timm's `res2net50_26w_4s`): ResNet-50 with
     Bottle2neck blocks of `scale` splits of `width_per_group` channels (at width 64)."""
     return ResNet(
-        res2net_block(scale), (3, 4, 6, 3), width_per_group=width_per_group, **kwargs
+        Bottle2neck,
+        (3, 4, 6, 3),
+        width_per_group=width_per_group,
+        extra_options={"scale": scale},
+        **kwargs,
     )

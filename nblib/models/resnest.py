@@ -15,14 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nblib.models.resnet import BoundBlock, ResNet
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int = 32) -> int:
-    """Round a channel count to the nearest multiple of `divisor` (at least
-    `min_value`), and never more than 10 % below `value` (timm's rule)."""
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
+from nblib.blocks import make_divisible
+from nblib.models.resnet import ResNet, ResNetBlock
 
 
 class RadixSoftmax(nn.Module):
@@ -61,7 +55,7 @@ class SplitAttention(nn.Module):
         super().__init__()
         self.radix = radix
         mid = out_channels * radix
-        attn = make_divisible(in_channels * radix * reduction)
+        attn = make_divisible(in_channels * radix * reduction, min_value=32)
         self.conv = nn.Conv2d(
             in_channels, mid, 3, stride, 1, groups=groups * radix, bias=False
         )
@@ -92,7 +86,7 @@ class SplitAttention(nn.Module):
         return (splits * weights).sum(dim=1).contiguous()
 
 
-class ResNestBottleneck(nn.Module):
+class ResNestBottleneck(ResNetBlock):
     """1x1 reduce -> split-attention 3x3 -> (3x3 average pool with the block's stride)
     -> 1x1 expand (x4), on a residual shortcut. With `avd=False` the split attention
     itself takes the stride; with `avd_first=True` the pool comes before it, so that
@@ -108,18 +102,15 @@ class ResNestBottleneck(nn.Module):
         width: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
+        *,
         residual: bool = True,
-        stride_in_1x1: bool = False,
         groups: int = 1,
         width_per_group: int = 64,
-        se_reduction: int | None = None,
         radix: int = 2,
         avd: bool = True,
         avd_first: bool = False,
     ) -> None:
         super().__init__()
-        if stride_in_1x1 or se_reduction is not None:
-            raise ValueError("ResNeSt blocks take no stride_in_1x1 and no SE")
         inner = int(width * (width_per_group / 64.0)) * groups
         avd_stride, stride = (stride, 1) if avd and stride > 1 else (0, stride)
         self.conv1 = nn.Conv2d(in_channels, inner, 1, bias=False)
@@ -148,13 +139,6 @@ class ResNestBottleneck(nn.Module):
         return self.act3(out)
 
 
-def resnest_block(
-    radix: int = 2, avd: bool = True, avd_first: bool = False
-) -> BoundBlock:
-    """The block with its split-attention options bound, usable as `ResNet`'s block."""
-    return BoundBlock(ResNestBottleneck, radix=radix, avd=avd, avd_first=avd_first)
-
-
 def resnest50d(
     radix: int = 2, avd: bool = True, avd_first: bool = False, **kwargs
 ) -> ResNet:
@@ -164,4 +148,5 @@ def resnest50d(
     `width_per_group` give the other settings of its Table 2 (e.g. timm's
     `resnest50d_4s2x40d`: radix 4, groups 2, width 40, avd_first)."""
     kwargs = {"stem": "deep", "downsample": "avg", **kwargs}
-    return ResNet(resnest_block(radix, avd, avd_first), (3, 4, 6, 3), **kwargs)
+    options = {"radix": radix, "avd": avd, "avd_first": avd_first}
+    return ResNet(ResNestBottleneck, (3, 4, 6, 3), extra_options=options, **kwargs)

@@ -9,9 +9,10 @@ Xie et al., "Aggregated Residual Transformations for Deep Neural Networks", CVPR
 so their weights load by key.
 """
 
+import inspect
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -92,27 +93,48 @@ class ZeroPadShortcut(nn.Module):
         return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))  # (B, C_out, ...)
 
 
-def _plain_width(block: str, groups: int, width_per_group: int) -> None:
-    if groups != 1 or width_per_group != 64:
-        raise ValueError(
-            f"{block} has no grouped convolution: groups must be 1 and width_per_group "
-            f"64, got {groups} and {width_per_group}"
-        )
-
-
-def _squeeze_excitation(channels: int, se_reduction: int | None) -> nn.Module | None:
+def _optional_se(channels: int, se_reduction: int | None) -> nn.Module | None:
     return None if se_reduction is None else SqueezeExcitation(channels, se_reduction)
 
 
-def _branch_se_only(block: str, se_placement: str) -> None:
-    if se_placement != "branch":
-        raise ValueError(
-            f"{block} supports only se_placement='branch', got {se_placement!r}; the "
-            f"other placements of SE are options of Bottleneck"
-        )
+# What ResNet may hand a block, with the value that means "not asked for". A block
+# takes the ones its constructor names; asking a block for one it lacks is an error.
+BLOCK_OPTIONS: dict[str, Any] = {
+    "residual": True,
+    "stride_in_1x1": False,
+    "groups": 1,
+    "width_per_group": 64,
+    "se_reduction": None,
+    "se_placement": "branch",
+}
 
 
-class BasicBlock(nn.Module):
+class ResNetBlock(nn.Module):
+    """What `ResNet` stacks: built as `block(in_channels, width, stride, downsample,
+    **options)` with the options its constructor names. `expansion`: output channels
+    per unit of width; `preact`: the block ends on a bare addition."""
+
+    expansion: ClassVar[int] = 1
+    preact: ClassVar[bool] = False
+
+
+def block_options(block: type[ResNetBlock], asked: dict[str, Any]) -> dict[str, Any]:
+    """The options in `asked` that `block`'s constructor names; a ValueError names any
+    other that was asked for (an option of BLOCK_OPTIONS away from its default, or any
+    block-specific one)."""
+    takes = inspect.signature(block).parameters
+    refused = [
+        f"{name}={value!r}"
+        for name, value in asked.items()
+        if name not in takes
+        and (name not in BLOCK_OPTIONS or value != BLOCK_OPTIONS[name])
+    ]
+    if refused:
+        raise ValueError(f"{block.__name__} takes no {', '.join(refused)}")
+    return {name: value for name, value in asked.items() if name in takes}
+
+
+class BasicBlock(ResNetBlock):
     """Two 3x3 convs; the ReLU comes after the addition (the original, "post-activation"
     order).
 
@@ -128,25 +150,17 @@ class BasicBlock(nn.Module):
         width: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
+        *,
         residual: bool = True,
-        stride_in_1x1: bool = False,
-        groups: int = 1,
-        width_per_group: int = 64,
         se_reduction: int | None = None,
-        se_placement: str = "branch",
     ) -> None:
         super().__init__()
-        # stride_in_1x1 only matters in bottlenecks; accepted so all blocks share one
-        # signature
-        del stride_in_1x1
-        _plain_width("BasicBlock", groups, width_per_group)
-        _branch_se_only("BasicBlock", se_placement)
         self.conv1 = conv3x3(in_channels, width, stride)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(width, width)
         self.bn2 = nn.BatchNorm2d(width)
-        self.se = _squeeze_excitation(width, se_reduction)
+        self.se = _optional_se(width, se_reduction)
         self.downsample = downsample
         self.residual = residual
 
@@ -160,7 +174,7 @@ class BasicBlock(nn.Module):
         return self.relu(out)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResNetBlock):
     """1x1 reduce -> 3x3 -> 1x1 expand (x4). torchvision puts the stride on the 3x3
     ("ResNet v1.5", ResNet-B in Bag of Tricks); `stride_in_1x1=True` gives the paper's
     original placement. ResNeXt: the 3x3 is a grouped conv of `groups` (the cardinality
@@ -176,6 +190,7 @@ class Bottleneck(nn.Module):
         width: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
+        *,
         residual: bool = True,
         stride_in_1x1: bool = False,
         groups: int = 1,
@@ -201,7 +216,7 @@ class Bottleneck(nn.Module):
         se_channels = {"pre": in_channels, "3x3": inner}.get(
             se_placement, width * self.expansion
         )
-        self.se = _squeeze_excitation(se_channels, se_reduction)
+        self.se = _optional_se(se_channels, se_reduction)
         self.se_placement = se_placement
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -221,11 +236,12 @@ class Bottleneck(nn.Module):
         return self._se(self.relu(out), "post")  # SE-POST: rescales the trunk
 
 
-class PreActBasicBlock(nn.Module):
+class PreActBasicBlock(ResNetBlock):
     """Pre-activation: BN-ReLU-conv twice, and nothing after the addition, so x_{l+1} =
     x_l + F(x_l) is an exact identity path (Identity Mappings, Fig. 4e)."""
 
     expansion = 1
+    preact = True
 
     def __init__(
         self,
@@ -233,23 +249,17 @@ class PreActBasicBlock(nn.Module):
         width: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
+        *,
         residual: bool = True,
-        stride_in_1x1: bool = False,
-        groups: int = 1,
-        width_per_group: int = 64,
         se_reduction: int | None = None,
-        se_placement: str = "branch",
     ) -> None:
         super().__init__()
-        del stride_in_1x1
-        _plain_width("PreActBasicBlock", groups, width_per_group)
-        _branch_se_only("PreActBasicBlock", se_placement)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv1 = conv3x3(in_channels, width, stride)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv2 = conv3x3(width, width)
-        self.se = _squeeze_excitation(width, se_reduction)
+        self.se = _optional_se(width, se_reduction)
         self.downsample = downsample
         self.residual = residual
 
@@ -263,11 +273,12 @@ class PreActBasicBlock(nn.Module):
         return out + shortcut if self.residual else out
 
 
-class PreActBottleneck(nn.Module):
+class PreActBottleneck(ResNetBlock):
     """Pre-activation bottleneck: (BN-ReLU-conv) x 3 with 1x1, 3x3, 1x1 kernels;
     identity after the add."""
 
     expansion = 4
+    preact = True
 
     def __init__(
         self,
@@ -275,15 +286,14 @@ class PreActBottleneck(nn.Module):
         width: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
+        *,
         residual: bool = True,
         stride_in_1x1: bool = False,
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
-        se_placement: str = "branch",
     ) -> None:
         super().__init__()
-        _branch_se_only("PreActBottleneck", se_placement)
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
         inner = int(width * (width_per_group / 64.0)) * groups
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -292,7 +302,7 @@ class PreActBottleneck(nn.Module):
         self.conv2 = conv3x3(inner, inner, stride_3x3, groups)
         self.bn3 = nn.BatchNorm2d(inner)
         self.conv3 = conv1x1(inner, width * self.expansion)
-        self.se = _squeeze_excitation(width * self.expansion, se_reduction)
+        self.se = _optional_se(width * self.expansion, se_reduction)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.residual = residual
@@ -308,30 +318,6 @@ class PreActBottleneck(nn.Module):
         return out + shortcut if self.residual else out
 
 
-class Block(Protocol):
-    """What `ResNet` stacks: a block class, or one with options bound (`BoundBlock`),
-    called as (in_channels, width, stride, shortcut), with the factor from its width
-    to its output channels. (A union of our four classes missed ResNeSt's and
-    Res2Net's blocks.)"""
-
-    @property
-    def expansion(self) -> int: ...
-
-    def __call__(self, *args: Any, **kwargs: Any) -> nn.Module: ...
-
-
-class BoundBlock(partial):
-    """A block class with some options bound that keeps the class's `expansion`: how
-    ResNeSt and Res2Net hand their blocks to `ResNet`."""
-
-    expansion: int
-
-    def __new__(cls, block: Block, /, **options: Any) -> "BoundBlock":
-        self = super().__new__(cls, block, **options)
-        self.expansion = block.expansion
-        return self
-
-
 class ResNet(nn.Module):
     """Stem (7x7/2 conv, 3x3/2 max-pool), four stages of blocks (the first block of
     stages 2-4 halves the resolution), global average pool, one fully connected layer.
@@ -341,7 +327,9 @@ class ResNet(nn.Module):
     (SE-ResNet; `se_placement` for SENet's integration variants), `groups=C,
     width_per_group=d` (ResNeXt Cxd), `shortcut="A"` or `"C"` (the paper's
     zero-padding or all-projection shortcuts; "B", projections only where the shape
-    changes, is torchvision's and the default).
+    changes, is torchvision's and the default). Each block gets the options its
+    constructor names (`block_options`); `extra_options` are options of one block
+    class only (Res2Net's `scale`, ResNeSt's `radix`).
     """
 
     # set by name in a loop (torchvision's keys): declared for the type checker
@@ -352,7 +340,7 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        block: Block,
+        block: type[ResNetBlock],
         layers: tuple[int, ...],
         num_classes: int = 1000,
         residual: bool = True,
@@ -365,6 +353,7 @@ class ResNet(nn.Module):
         se_reduction: int | None = None,
         se_placement: str = "branch",
         shortcut: str = "B",
+        extra_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if shortcut not in SHORTCUTS:
@@ -379,27 +368,23 @@ class ResNet(nn.Module):
             raise ValueError(
                 f"downsample must be one of {DOWNSAMPLES}, got {downsample!r}"
             )
-        self.preact = block in (PreActBasicBlock, PreActBottleneck)
+        self.preact = block.preact
         self.conv1 = make_stem(stem)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.in_channels = 64
         self.feature_info = []
-        # Blocks of other families (ResNeSt, Res2Net) know no SE placement: pass it
-        # only when asked for.
-        placement: dict[str, Any] = (
-            {} if se_placement == "branch" else {"se_placement": se_placement}
-        )
-        make_block = partial(
-            block,
-            residual=residual,
-            stride_in_1x1=stride_in_1x1,
-            groups=groups,
-            width_per_group=width_per_group,
-            se_reduction=se_reduction,
-            **placement,
-        )
+        asked = {
+            "residual": residual,
+            "stride_in_1x1": stride_in_1x1,
+            "groups": groups,
+            "width_per_group": width_per_group,
+            "se_reduction": se_reduction,
+            "se_placement": se_placement,
+            **(extra_options or {}),
+        }
+        make_block = partial(block, **block_options(block, asked))
         for i, (width, depth) in enumerate(
             zip((64, 128, 256, 512), layers, strict=True)
         ):
@@ -490,7 +475,7 @@ class ResNet(nn.Module):
 
 
 def _resnet(depth: int, preact: bool, **kwargs) -> ResNet:
-    block: Block
+    block: type[ResNetBlock]
     if depth < 50:
         block = PreActBasicBlock if preact else BasicBlock
     else:

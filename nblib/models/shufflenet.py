@@ -15,18 +15,7 @@ shuffles. Module names follow torchvision, so its weights load by key.
 import torch
 from torch import nn
 
-from nblib.blocks import channel_shuffle
-
-
-def conv_bn(
-    c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1, relu: bool = True
-) -> list[nn.Module]:
-    """Convolution (no bias, padding k // 2), BatchNorm and optionally ReLU."""
-    layers = [
-        nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(c_out),
-    ]
-    return layers + [nn.ReLU(inplace=True)] if relu else layers
+from nblib.blocks import channel_shuffle, conv_bn_act
 
 
 class ShuffleUnit(nn.Module):
@@ -42,9 +31,9 @@ class ShuffleUnit(nn.Module):
         self.stride, self.groups = stride, first_groups
         mid = c_out // 4
         branch_out = c_out - c_in if stride == 2 else c_out
-        self.gconv1 = nn.Sequential(*conv_bn(c_in, mid, 1, groups=first_groups))
-        self.dwconv = nn.Sequential(*conv_bn(mid, mid, 3, stride, mid, relu=False))
-        self.gconv2 = nn.Sequential(*conv_bn(mid, branch_out, 1, 1, groups, False))
+        self.gconv1 = conv_bn_act(c_in, mid, 1, groups=first_groups)
+        self.dwconv = conv_bn_act(mid, mid, 3, stride, groups=mid, act=None)
+        self.gconv2 = conv_bn_act(mid, branch_out, 1, groups=groups, act=None)
         self.shortcut = nn.AvgPool2d(3, 2, 1) if stride == 2 else nn.Identity()
         self.act = nn.ReLU(inplace=True)
 
@@ -74,12 +63,14 @@ class InvertedResidual(nn.Module):
         self.branch1 = nn.Sequential()
         if stride > 1:
             self.branch1 = nn.Sequential(
-                *conv_bn(inp, inp, 3, stride, inp, relu=False), *conv_bn(inp, half, 1)
+                *conv_bn_act(inp, inp, 3, stride, groups=inp, act=None),
+                *conv_bn_act(inp, half, 1),
             )
+        # torchvision's branches are flat Sequentials (keys 0-7): unpack each layer
         self.branch2 = nn.Sequential(
-            *conv_bn(inp if stride > 1 else half, half, 1),
-            *conv_bn(half, half, 3, stride, half, relu=False),
-            *conv_bn(half, half, 1),
+            *conv_bn_act(inp if stride > 1 else half, half, 1),
+            *conv_bn_act(half, half, 3, stride, groups=half, act=None),
+            *conv_bn_act(half, half, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -114,7 +105,7 @@ class ShuffleNet(nn.Module):
     ) -> None:
         super().__init__()
         stem = stage_channels[0]
-        self.conv1 = nn.Sequential(*conv_bn(3, stem, 3, 2))
+        self.conv1 = conv_bn_act(3, stem, 3, 2)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         c_in, self.feature_info = stem, [{"channels": stem, "stride": 4}]
         for i, (repeats, c_out) in enumerate(
@@ -127,7 +118,7 @@ class ShuffleNet(nn.Module):
             c_in = c_out
         self.conv5: nn.Module = nn.Identity()
         if head_channels is not None:
-            self.conv5 = nn.Sequential(*conv_bn(c_in, head_channels, 1))
+            self.conv5 = conv_bn_act(c_in, head_channels, 1)
             self.feature_info[-1] = {"channels": head_channels, "stride": 32}
             c_in = head_channels
         self.fc = nn.Linear(c_in, num_classes)

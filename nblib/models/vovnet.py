@@ -13,7 +13,8 @@ weights load by key.
 import torch
 from torch import nn
 
-from nblib.models.darknet import ClassifierHead, ConvNormAct
+from nblib.blocks import ConvNormAct
+from nblib.models.darknet import ClassifierHead
 
 # Table 2 of the paper; every OSA module has 5 conv layers.
 # fmt: off
@@ -36,13 +37,12 @@ class OsaBlock(nn.Module):
         super().__init__()
         self.conv_mid = nn.Sequential(
             *[
-                ConvNormAct(in_channels if i == 0 else mid_channels, mid_channels, 3,
-                            act="relu")
+                ConvNormAct(in_channels if i == 0 else mid_channels, mid_channels, 3)
                 for i in range(layers)
             ]
         )  # fmt: skip
         self.conv_concat = ConvNormAct(
-            in_channels + layers * mid_channels, out_channels, 1, act="relu"
+            in_channels + layers * mid_channels, out_channels, 1
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -95,9 +95,9 @@ class VoVNet(nn.Module):
     ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            ConvNormAct(3, stem[0], 3, stride=2, act="relu"),
-            ConvNormAct(stem[0], stem[1], 3, act="relu"),
-            ConvNormAct(stem[1], stem[2], 3, stride=2, act="relu"),
+            ConvNormAct(3, stem[0], 3, stride=2),
+            ConvNormAct(stem[0], stem[1], 3),
+            ConvNormAct(stem[1], stem[2], 3, stride=2),
         )
         stages, channels = [], stem[2]
         self.feature_info = []

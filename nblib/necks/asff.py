@@ -12,6 +12,8 @@ weighted sum, followed by a 3x3 conv (the authors' YOLOv3 widths: 256, 256, 512 
 between neighbours), as every neck here.
 """
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,13 +21,8 @@ from torch import nn
 from nblib.blocks import conv_bn_act
 from nblib.necks import check_levels
 
-
-def conv_bn_leaky(
-    in_channels: int, out_channels: int, kernel: int, stride: int = 1
-) -> nn.Sequential:
-    """Convolution, BatchNorm, LeakyReLU(0.1): YOLOv3's layer, which ASFF keeps."""
-    act = nn.LeakyReLU(0.1, inplace=True)
-    return conv_bn_act(in_channels, out_channels, kernel, stride, act=act)
+# YOLOv3's activation, which ASFF keeps: a leaky ReLU of slope 0.1.
+LEAKY = partial(nn.LeakyReLU, 0.1)
 
 
 def resizer(in_channels: int, out_channels: int, steps: int) -> nn.Module:
@@ -34,11 +31,13 @@ def resizer(in_channels: int, out_channels: int, steps: int) -> nn.Module:
     widths differ), 0 is identity (a 1x1 conv if the widths differ)."""
     if steps > 0:
         pools = [nn.MaxPool2d(3, 2, 1) for _ in range(steps - 1)]
-        return nn.Sequential(*pools, conv_bn_leaky(in_channels, out_channels, 3, 2))
+        return nn.Sequential(
+            *pools, conv_bn_act(in_channels, out_channels, 3, 2, act=LEAKY)
+        )
     width = (
         nn.Identity()
         if in_channels == out_channels
-        else conv_bn_leaky(in_channels, out_channels, 1)
+        else conv_bn_act(in_channels, out_channels, 1, act=LEAKY)
     )
     if steps < 0:
         return nn.Sequential(width, nn.Upsample(scale_factor=2**-steps, mode="nearest"))
@@ -67,10 +66,10 @@ class ASFF(nn.Module):
             resizer(c, inter, level - n) for n, c in enumerate(in_channels)
         )
         self.weight_level = nn.ModuleList(
-            conv_bn_leaky(inter, compress, 1) for _ in in_channels
+            conv_bn_act(inter, compress, 1, act=LEAKY) for _ in in_channels
         )
         self.weight_levels = nn.Conv2d(compress * len(in_channels), len(in_channels), 1)
-        self.expand = conv_bn_leaky(inter, out_channels or inter, 3)
+        self.expand = conv_bn_act(inter, out_channels or inter, 3, act=LEAKY)
 
     def weights(
         self, feats: list[torch.Tensor]
