@@ -55,6 +55,11 @@ def _same_padding(kernel: int | tuple[int, int], dilation: int = 1) -> tuple[int
     return dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
 
 
+class ConvBNAct(nn.Sequential):
+    """A Sequential of conv, BN and activation (keys 0, 1, 2) under a name that says so
+    in layer tables and overviews; built by `conv_bn_act`."""
+
+
 def conv_bn_act(
     in_channels: int,
     out_channels: int,
@@ -66,7 +71,7 @@ def conv_bn_act(
     padding: int | tuple[int, int] | None = None,
     act: ActLayer | None = nn.ReLU,
     inplace: bool = True,
-) -> nn.Sequential:
+) -> ConvBNAct:
     """Conv (no bias), BN, `act` as a Sequential with keys 0, 1, 2: torchvision's
     `Conv2dNormActivation` (MobileNet v2, ShuffleNet v2, RegNet weights load by key).
 
@@ -82,7 +87,7 @@ def conv_bn_act(
     ]
     if act is not None:
         layers.append(act(inplace=inplace))
-    return nn.Sequential(*layers)
+    return ConvBNAct(*layers)
 
 
 class ConvNormAct(nn.Module):
