@@ -1,8 +1,18 @@
 """One look for every figure in the book: readable on a phone, labelled axes, no chart
 junk."""
 
+import io
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 
 COLORS = ["#1f5fa8", "#d1495b", "#2e8b57", "#e3a008", "#6a4c93", "#555555"]
 
@@ -39,3 +49,138 @@ def bar_labels(ax: plt.Axes, fmt: str = "{:.3g}") -> None:
             padding=2,
             fontsize=8,
         )
+
+
+@dataclass(frozen=True)
+class InlineFigure:
+    """What a notebook displays: the HTML (inline SVG or a table), and a one-line text
+    for strict nbval and screen readers."""
+
+    html: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+
+
+def _prefix_ids(root: ET.Element, prefix: str) -> None:
+    """Prefix every id of a matplotlib SVG (and every reference to one), so two
+    figures inline in one page cannot share an id."""
+    href = f"{{{XLINK_NS}}}href"
+    for el in root.iter():
+        if "id" in el.attrib:
+            el.set("id", f"{prefix}-{el.get('id')}")
+        target = el.get(href, "")
+        if target.startswith("#"):
+            el.set(href, f"#{prefix}-{target[1:]}")
+        for name in ("clip-path", "style", "mask"):
+            if "url(#" in el.get(name, ""):
+                el.set(name, el.get(name, "").replace("url(#", f"url(#{prefix}-"))
+
+
+def linked_points(
+    fig: Figure,
+    x: Sequence[float],
+    y: Sequence[float],
+    titles: Sequence[str],
+    hrefs: Sequence[str],
+    anchor: str,
+    alt: str,
+) -> InlineFigure:
+    """`fig` as inline SVG in which the scatter point at (x[k], y[k]) (data
+    coordinates) carries titles[k] as its tooltip and links to hrefs[k], a row of a key
+    table (`key_table`): every point can be named, offline, without a script. Closes
+    `fig`; a wide figure scrolls sideways on a phone rather than shrink below 3/4."""
+    if not len(x) == len(y) == len(titles) == len(hrefs) > 0:
+        raise ValueError(
+            f"x, y, titles and hrefs must have one equal, non-zero length, got "
+            f"{len(x)}, {len(y)}, {len(titles)}, {len(hrefs)}"
+        )
+    if not anchor.isidentifier():
+        raise ValueError(f"anchor must be an identifier, got {anchor!r}")
+    wanted = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    order: dict[str, list[int]] = {}  # gid -> row of each point, in drawing order
+    for ax in fig.axes:
+        for collection in ax.collections:
+            if not isinstance(collection, PathCollection):
+                continue
+            rows = []
+            for point in np.asarray(collection.get_offsets(), float):
+                match = np.flatnonzero(np.isclose(wanted, point, rtol=1e-9).all(axis=1))
+                if len(match) != 1:
+                    raise ValueError(
+                        f"the point {tuple(point)} matches {len(match)} of x, y"
+                    )
+                rows.append(int(match[0]))
+            gid = f"points{len(order)}"
+            collection.set_gid(gid)
+            order[gid] = rows
+    drawn = sorted(k for rows in order.values() for k in rows)
+    if drawn != list(range(len(titles))):
+        raise ValueError(f"fig draws {len(drawn)} of the {len(titles)} points")
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": anchor}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    ET.register_namespace("", SVG_NS)
+    ET.register_namespace("xlink", XLINK_NS)
+    root = ET.fromstring(buffer.getvalue())
+    for metadata in root.findall(f"{{{SVG_NS}}}metadata"):  # RDF licence boilerplate
+        root.remove(metadata)
+    for group in root.iter(f"{{{SVG_NS}}}g"):
+        drawn_rows = order.get(group.get("id", ""))
+        if drawn_rows is None:
+            continue
+        marks = list(group.iter(f"{{{SVG_NS}}}use"))
+        if len(marks) != len(drawn_rows):
+            raise ValueError(f"matplotlib wrote {len(marks)} marks, not one per point")
+        parents = {c: p for p in group.iter() for c in p}
+        for mark, k in zip(marks, drawn_rows, strict=True):
+            link = ET.Element(f"{{{SVG_NS}}}a", {"href": hrefs[k]})
+            ET.SubElement(link, f"{{{SVG_NS}}}title").text = titles[k]
+            parent = parents[mark]
+            parent.insert(list(parent).index(mark), link)
+            parent.remove(mark)
+            link.append(mark)
+    _prefix_ids(root, anchor)
+    # Labels and guide lines drawn over a point must not take the pointer from it.
+    style = ET.Element(f"{{{SVG_NS}}}style")
+    style.text = (
+        "svg.bx-figure *{pointer-events:none}svg.bx-figure a *{pointer-events:all}"
+    )
+    root.insert(0, style)
+    width = float(root.get("width", "0").removesuffix("pt")) * 4 / 3  # pt -> CSS px
+    least = min(width, max(360, 0.75 * width))
+    for name in ("width", "height"):
+        root.attrib.pop(name, None)
+    root.set("class", "bx-figure")
+    root.set("role", "img")
+    root.set("aria-label", alt)
+    root.set("style", f"width:100%;max-width:{width:.0f}px;min-width:{least:.0f}px")
+    svg = ET.tostring(root, encoding="unicode")
+    return InlineFigure(
+        f'<div class="bx-figure-wrap" style="overflow-x:auto">{svg}</div>',
+        f"Figure: {alt} ({len(titles)} points, each named by a tooltip and a link "
+        f"to its row)",
+    )
+
+
+def key_table(table: pd.DataFrame, anchor: str) -> InlineFigure:
+    """`table` as HTML whose row for index value i has the id `{anchor}-{i}`: the
+    target of `linked_points`' links."""
+    if not anchor.isidentifier():
+        raise ValueError(f"anchor must be an identifier, got {anchor!r}")
+    html = table.to_html()
+    head, _, body = html.partition("<tbody>")
+    rows = body.split("<tr>")
+    if len(rows) - 1 != len(table):
+        raise ValueError("table must have one index level and plain cells")
+    ids = [f'<tr id="{anchor}-{escape(str(i))}">' for i in table.index]
+    body = rows[0] + "".join(i + r for i, r in zip(ids, rows[1:], strict=True))
+    return InlineFigure(head + "<tbody>" + body, repr(table))
