@@ -16,14 +16,11 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
+from nblib.dispatch import AtenCall, Recorder
 from nblib.measure import check_input_shape, mha_fast_path
 from nblib.models import build, build_reference, image_size, reference_source
 
-# Operators that compute nothing and launch no kernel, beyond those aten marks as views.
-_NO_KERNEL = {"detach", "alias", "lift_fresh"}
 _COMMUTATIVE = {"add", "mul"}  # operand order does not change the kernel's work
 
 TensorSignature = tuple[tuple[int, ...], tuple[int, ...], str]  # shape, strides, dtype
@@ -48,32 +45,20 @@ class Kernel:
         )
 
 
-def _signatures(tree) -> tuple[TensorSignature, ...]:
-    leaves, _ = tree_flatten(tree)
+def _signatures(tensors: list[torch.Tensor]) -> tuple[TensorSignature, ...]:
     return tuple(
         (tuple(t.shape), t.stride(), str(t.dtype).removeprefix("torch."))
-        for t in leaves
-        if isinstance(t, torch.Tensor)
+        for t in tensors
     )
 
 
-class _KernelRecorder(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.kernels: Counter[Kernel] = Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        name = func._overloadpacket.__name__
-        if func.is_view or name in _NO_KERNEL:
-            return out
-        if name.endswith("_") and not name.startswith("_"):
-            name = name[:-1]
-        inputs = _signatures((args, kwargs))
-        if name in _COMMUTATIVE:
-            inputs = tuple(sorted(inputs))
-        self.kernels[Kernel(name, inputs, _signatures(out))] += 1
-        return out
+def _kernel(call: AtenCall) -> Kernel:
+    """The kernel of a call that moves data; an in-place one named after its twin."""
+    name = call.op[:-1] if call.inplace else call.op
+    inputs = _signatures(call.inputs)
+    if name in _COMMUTATIVE:
+        inputs = tuple(sorted(inputs))
+    return Kernel(name, inputs, _signatures(call.outputs))
 
 
 def kernel_counts(
@@ -90,18 +75,23 @@ def kernel_counts(
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
     calls = 0
+    launched: Counter[Kernel] = Counter()
 
     def count_call(module: nn.Module, args: tuple) -> None:
         nonlocal calls
         calls += 1
 
+    def record(call: AtenCall) -> None:
+        if call.moves_data:  # views and aliases launch no kernel
+            launched[_kernel(call)] += 1
+
     handle = nn.modules.module.register_module_forward_pre_hook(count_call)
     try:
-        with torch.no_grad(), _KernelRecorder() as recorder:
+        with torch.no_grad(), Recorder(record):
             model.eval()(x)
     finally:
         handle.remove()
-    return recorder.kernels, calls
+    return launched, calls
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import torch
 import torchinfo
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+from nblib.dispatch import AtenCall, Recorder
 
 
 def check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -169,10 +169,6 @@ def layer_table(
     return "\n".join(head + rows + tail)
 
 
-def _tensors(tree) -> list[torch.Tensor]:
-    return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
-
-
 @dataclass(frozen=True)
 class OpCost:
     """One operator call: the innermost module it ran in, elements read and written,
@@ -192,56 +188,28 @@ class OpCost:
         return self.reads + self.writes
 
 
-# Operators that only relabel memory; like views, they read and write nothing.
-_ALIASING_OPS = {"_unsafe_view", "alias", "lift_fresh"}
-
-
-class _OpRecorder(TorchDispatchMode):
-    """Records every aten operator with its module (views move no data: skipped)."""
-
-    def __init__(self, module_stack: list[str]) -> None:
-        super().__init__()
-        self.module_stack = module_stack
-        self.ops: list[OpCost] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        inputs = _tensors((args, kwargs))
-        if func.is_view or not inputs or func._overloadpacket.__name__ in _ALIASING_OPS:
-            return out
-        outputs = _tensors(out)
-        packet = func._overloadpacket
-        if packet is torch.ops.aten.native_batch_norm and not args[5]:
-            # Eval mode writes the normalised map only: the saved statistics are empty
-            # on CPU and GPU (the meta kernel alone returns C floats for them).
-            outputs = outputs[:1]
-        # aten names in-place ops with a trailing underscore (relu_, add_): they write
-        # into their input and allocate nothing.
-        inplace = packet.__name__.endswith("_") and not packet.__name__.startswith("_")
-        flops = (
-            flop_registry[packet](*args, **kwargs, out_val=out)
-            if packet in flop_registry
-            else 0
-        )
-        self.ops.append(
-            OpCost(
-                module=self.module_stack[-1],
-                op=packet.__name__,
-                reads=sum(t.numel() for t in inputs),
-                writes=sum(t.numel() for t in outputs),
-                bytes=sum(t.numel() * t.element_size() for t in inputs + outputs),
-                allocated=0
-                if inplace
-                else sum(
-                    t.numel() * t.element_size()
-                    for t in outputs
-                    if t.is_floating_point()
-                ),
-                macs=flops // 2,
-            )
-        )
-        return out
+def _op_cost(call: AtenCall, module: str) -> OpCost:
+    """The cost of one call that moves data, run inside `module`."""
+    outputs = call.outputs
+    if call.packet is torch.ops.aten.native_batch_norm and not call.args[5]:
+        # Eval mode writes the normalised map only: the saved statistics are empty
+        # on CPU and GPU (the meta kernel alone returns C floats for them).
+        outputs = outputs[:1]
+    flops = (
+        flop_registry[call.packet](*call.args, **call.kwargs, out_val=call.out)
+        if call.packet in flop_registry
+        else 0
+    )
+    new = [] if call.inplace else [t for t in outputs if t.is_floating_point()]
+    return OpCost(
+        module=module,
+        op=call.op,
+        reads=sum(t.numel() for t in call.inputs),
+        writes=sum(t.numel() for t in outputs),
+        bytes=sum(t.numel() * t.element_size() for t in call.inputs + outputs),
+        allocated=sum(t.numel() * t.element_size() for t in new),
+        macs=flops // 2,
+    )
 
 
 def op_costs(model: nn.Module, input_shape: Sequence[int]) -> list[OpCost]:
@@ -263,13 +231,20 @@ def op_costs(model: nn.Module, input_shape: Sequence[int]) -> list[OpCost]:
                 )
             )
             hooks.append(module.register_forward_hook(leave))
+    ops: list[OpCost] = []
+
+    def record(call: AtenCall) -> None:
+        # Views move no data; a call that reads no tensor (a factory) is not counted.
+        if call.moves_data and call.inputs:
+            ops.append(_op_cost(call, stack[-1]))
+
     try:
-        with _counting_mode(model), _OpRecorder(stack) as recorder:
+        with _counting_mode(model), Recorder(record):
             run_forward(model, x)
     finally:
         for hook in hooks:
             hook.remove()
-    return recorder.ops
+    return ops
 
 
 @dataclass(frozen=True)

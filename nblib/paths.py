@@ -4,11 +4,12 @@ forward pass.
 PANet (Liu et al., 2018, Sec. 3.1) argues that in FPN a low-level feature reaches the
 top level only through the backbone ("100+ layers"), while its bottom-up path is a
 shortcut of "less than 10 layers". `conv_path_lengths` checks such statements on the
-real graph: it records every aten operator of a forward pass (a TorchDispatchMode, as
-`measure.op_costs` does), marks the outputs of one named submodule as sources and one
-model output as the target, and returns the fewest and the most convolutions on any
-path between them. With residual shortcuts both numbers matter: the shortest path may
-take the projection shortcuts only, the longest takes every stacked convolution.
+real graph: it records every aten operator of a forward pass (with nblib.dispatch's
+recorder, which `measure.op_costs` uses too), marks the outputs of one named submodule
+as sources and one model output as the target, and returns the fewest and the most
+convolutions on any path between them. With residual shortcuts both numbers matter:
+the shortest path may take the projection shortcuts only, the longest takes every
+stacked convolution.
 """
 
 from collections.abc import Sequence
@@ -16,9 +17,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
+from nblib.dispatch import AtenCall, Recorder, tensors
 from nblib.measure import _example_input, run_forward
 
 # Operators whose result depends on a tensor's shape, not on its values: no dataflow.
@@ -43,17 +43,13 @@ class PathLengths:
     longest: int | None
 
 
-def _tensors(tree) -> list[torch.Tensor]:
-    return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
-
-
-class _DataflowRecorder(TorchDispatchMode):
+class _Dataflow:
     """One node per tensor an operator writes (an in-place op makes a new node for
-    the same tensor), with edges from the nodes it read. Record order is topological.
+    the same tensor), with edges from the nodes it read; views too, for they pass
+    their input on. Record order is topological.
     """
 
     def __init__(self) -> None:
-        super().__init__()
         self.preds: list[list[int]] = []  # node -> the nodes it was computed from
         self.ops: list[str] = []  # node -> aten operator name ("" for a leaf)
         self.blocked: list[bool] = []  # node -> computed inside an avoided module
@@ -75,15 +71,13 @@ class _DataflowRecorder(TorchDispatchMode):
         self.blocked.append(blocked)
         return len(self.preds) - 1
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        op = func._overloadpacket.__name__
-        inputs = [] if op in _SHAPE_ONLY_OPS else _tensors((args, kwargs))
+    def record(self, call: AtenCall) -> None:
+        """Add the nodes of one operator call."""
+        inputs = [] if call.op in _SHAPE_ONLY_OPS else call.inputs
         preds = [self.node(t) for t in inputs]
-        for t in _tensors(out):
-            self.current[id(t)] = self._add(preds, op, self.avoid_depth > 0)
+        for t in call.outputs:
+            self.current[id(t)] = self._add(preds, call.op, self.avoid_depth > 0)
             self.keep.append(t)
-        return out
 
 
 def _check_names(model: nn.Module, names: Sequence[str], what: str) -> None:
@@ -96,7 +90,7 @@ def _check_names(model: nn.Module, names: Sequence[str], what: str) -> None:
 
 
 def _lengths(
-    rec: _DataflowRecorder, sources: set[int], target: int, counted: set[str]
+    rec: _Dataflow, sources: set[int], target: int, counted: set[str]
 ) -> PathLengths:
     """Dynamic programming over the nodes in record (topological) order."""
     short: list[float] = []
@@ -137,11 +131,11 @@ def conv_path_lengths(
     _check_names(model, [] if source is None else [source], "source")
     _check_names(model, avoid, "avoid")
     modules = dict(model.named_modules())
-    rec = _DataflowRecorder()
+    rec = _Dataflow()
     sources: set[int] = set()
 
     def mark(module: nn.Module, args: tuple, output) -> None:
-        sources.update(rec.node(t) for t in _tensors(output))
+        sources.update(rec.node(t) for t in tensors(output))
 
     def enter(module: nn.Module, args: tuple) -> None:
         rec.avoid_depth += 1
@@ -157,10 +151,10 @@ def conv_path_lengths(
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), rec:
+        with torch.no_grad(), Recorder(rec.record):
             if source is None:
                 sources.add(rec.node(x))
-            outputs = _tensors(run_forward(model, x))
+            outputs = tensors(run_forward(model, x))
     finally:
         model.train(was_training)
         for hook in hooks:

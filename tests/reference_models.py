@@ -9,11 +9,14 @@ def assert_equal_to_reference(
     ours: nn.Module, reference: nn.Module, input_size: int = 64
 ) -> None:
     """Same parameter count, reference weights load by key, and identical eval-mode
-    outputs."""
+    outputs. `ours` may be built on the meta device (no init time): it then takes the
+    reference's tensors themselves."""
     assert sum(p.numel() for p in ours.parameters()) == sum(
         p.numel() for p in reference.parameters()
     )
-    ours.load_state_dict(reference.state_dict())  # strict: keys match both ways
+    on_meta = any(t.is_meta for t in ours.state_dict().values())
+    # strict: keys match both ways (a buffer left out would stay on meta and fail)
+    ours.load_state_dict(reference.state_dict(), assign=on_meta)
     ours.eval(), reference.eval()
     x = torch.randn(
         2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torchvision
 
-from nblib import models, roofline
+from nblib import analysis, models, plots
 from nblib.models import (
     FIXED_SIZE,
     IMAGE_SIZES,
@@ -44,24 +44,24 @@ def test_every_table_is_what_the_records_say():
         r.name: r.image_size for r in REGISTRY if r.image_size != 224
     } == IMAGE_SIZES
     assert {r.name for r in REGISTRY if r.fixed_size} == FIXED_SIZE
-    assert sorted(roofline.FAMILIES) == sorted((r.name, r.family) for r in REGISTRY)
+    assert sorted(analysis.FAMILIES) == sorted((r.name, r.family) for r in REGISTRY)
     for r in REGISTRY:
-        assert roofline.family(r.name) == r.family
+        assert analysis.family(r.name) == r.family
         assert reference_source(r.name) == r.reference
         assert image_size(r.name) == r.image_size
 
 
 def test_every_family_has_a_colour_of_its_own():
     families = {r.family for r in REGISTRY}
-    style = roofline.family_style(sorted(families))
+    style = plots.family_style(sorted(families))
     assert set(style) == families
     assert len({(s["color"], s["marker"]) for s in style.values()}) == len(families)
 
 
 def test_a_neck_model_takes_its_backbone_s_family():
-    assert roofline.family("resnet50_fpn") == "ResNet"
-    assert roofline.family("darknet53_asff") == "Darknet/CSP"
-    assert roofline.family("not_a_model") == "other"
+    assert analysis.family("resnet50_fpn") == "ResNet"
+    assert analysis.family("darknet53_asff") == "Darknet/CSP"
+    assert analysis.family("not_a_model") == "other"
 
 
 def test_the_cost_table_counts_each_model_at_its_record_s_size():

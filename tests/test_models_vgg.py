@@ -1,6 +1,7 @@
 """VGG: every configuration, with and without BN, equal to torchvision's."""
 
 import pytest
+import torch
 import torchvision
 from reference_models import assert_equal_to_reference, assert_feature_contract
 
@@ -20,9 +21,9 @@ NAMES = [
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_torchvision(name):
-    assert_equal_to_reference(
-        build(name), getattr(torchvision.models, name)(), input_size=32
-    )
+    with torch.device("meta"):  # ours takes torchvision's weights: no init needed
+        ours = build(name)
+    assert_equal_to_reference(ours, getattr(torchvision.models, name)(), input_size=32)
 
 
 @pytest.mark.parametrize("name", ["vgg11", "vgg16_bn"])
