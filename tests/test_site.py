@@ -4,8 +4,8 @@
 tests. Each page must load with no console error, no failed request and no request
 leaving the machine (MathJax and every asset are served by the site itself); every
 equation must be typeset by MathJax, every image must have a size, every internal link
-and anchor must resolve, and every Colab button must open the chapter's notebook on
-main.
+and anchor must resolve, and every Colab button must open the chapter's notebook at the
+release tag (pyproject.toml's version) its setup cell installs nblib from.
 """
 
 import functools
@@ -13,6 +13,7 @@ import http.server
 import re
 import shutil
 import threading
+import tomllib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -121,7 +122,8 @@ def test_page(browser, base_url, path):
             ):
                 broken.append(link.removeprefix(base_url))
         assert broken == []
-        # Colab buttons open this chapter's notebook on branch main.
+        # Colab buttons open this chapter's notebook at the release tag it installs
+        # nblib from (pyproject.toml's version, tools/release.py).
         colab = page.evaluate(
             "Array.from(document.querySelectorAll('a[href*=\"colab.research.google.com\"]'))"
             ".map(a => a.href)"
@@ -129,9 +131,9 @@ def test_page(browser, base_url, path):
         if path.startswith("chapters/"):
             repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
             notebook = path.replace(".html", ".ipynb")
-            expected = (
-                f"https://colab.research.google.com/github/{repo}/blob/main/{notebook}"
-            )
+            pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+            release = "v" + pyproject["project"]["version"]
+            expected = f"https://colab.research.google.com/github/{repo}/blob/{release}/{notebook}"
             assert colab and set(colab) == {expected}
         assert problems == {
             "console errors": [],
