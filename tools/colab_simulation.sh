@@ -45,7 +45,7 @@ failed=0
 for nb in "${chapters[@]}"; do
   name="$(basename "$nb")"
   # The setup cell's install line, pointed at the local clone instead of GitHub.
-  sed "s|git+$url@$tag\"|git+file://$work/clone@$tag\"|" "$repo/$nb" > "$work/$name"
+  sed "s|git+$url@$tag|git+file://$work/clone@$tag|" "$repo/$nb" > "$work/$name"
   if ! grep -q "git+file://$work/clone@$tag" "$work/$name"; then
     echo "$name: its setup cell does not install nblib at $tag" >&2
     summary+=("FAIL  -  $name (no install of $tag)"); failed=1; continue
