@@ -1,6 +1,7 @@
 """What every chapter does first, and the cells chapters share: one import gives a
 chapter its set-up (`from nblib.book import setup, on_meta, live_timings`)."""
 
+import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -15,11 +16,24 @@ GPU_HINT = (
     "no GPU attached: timings run on the CPU, at a reduced image size. In Colab, "
     "Runtime > Change runtime type > GPU, then run the chapter again."
 )
+# In Colab the hint is an instruction: switching the runtime restarts it, which loses
+# the installed nblib, so the chapter must run again from its first cell.
+COLAB_GPU_HINT = (
+    "no GPU runtime attached: timings run on the CPU, at a reduced image size. To "
+    "switch one on: Runtime > Change runtime type > GPU (T4 on the free tier) > Save, "
+    "then Runtime > Run all (the new runtime installs nblib again)."
+)
+
+
+def on_colab() -> bool:
+    """Whether this kernel is Colab's (it imports google.colab before any cell)."""
+    return "google.colab" in sys.modules
 
 
 def setup(seed: int = 0) -> str:
     """Seed torch, set pandas' precision and the book's figure style; return one line
-    saying which device the chapter's timings will use (and how to get a GPU)."""
+    saying which device the chapter's timings will use, and, without a GPU, how to get
+    one (in Colab's words when running in Colab)."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
     torch.manual_seed(seed)
@@ -28,7 +42,7 @@ def setup(seed: int = 0) -> str:
     device = timing.best_device()
     if device.type == "cuda":
         return f"GPU: {timing.device_name(device)}"
-    return f"{timing.device_name(device)}: {GPU_HINT}"
+    return f"{timing.device_name(device)}: {COLAB_GPU_HINT if on_colab() else GPU_HINT}"
 
 
 def on_meta(builder: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
@@ -82,8 +96,17 @@ def live_timings(
 def glue(name: str, value, display: bool = False) -> None:
     """myst-nb's glue for a number the prose quotes (`{glue:text}`name:.1f``), with
     NumPy scalars turned into Python numbers first: myst-nb formats a glued value from
-    its text, and NumPy 2 writes `np.float64(3.86)`, which it cannot read."""
-    from myst_nb import glue as myst_glue
+    its text, and NumPy 2 writes `np.float64(3.86)`, which it cannot read. Without
+    myst-nb (Colab does not have it) there is no page to glue into: the value is only
+    shown, if asked."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
 
     if isinstance(value, np.generic):
         value = value.item()

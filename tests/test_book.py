@@ -1,5 +1,8 @@
 """nblib.book: the set-up every chapter shares."""
 
+import sys
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +21,42 @@ def test_setup_seeds_and_says_where_timings_run():
     assert ("GPU:" in line) == torch.cuda.is_available()
     if not torch.cuda.is_available():
         assert "Change runtime type > GPU" in line
+
+
+@pytest.fixture
+def colab(monkeypatch):
+    """Colab's kernel as nblib sees it: google.colab imported before the first cell."""
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+
+
+def cpu_only(monkeypatch):
+    monkeypatch.setattr(book.timing, "best_device", lambda: torch.device("cpu"))
+
+
+def test_in_colab_without_a_gpu_setup_says_how_to_switch_one_on(colab, monkeypatch):
+    cpu_only(monkeypatch)
+    line = book.setup()
+    assert "no GPU runtime attached" in line
+    assert "Runtime > Change runtime type > GPU" in line and "Runtime > Run all" in line
+    assert line.endswith(book.COLAB_GPU_HINT)
+
+
+def test_in_colab_with_a_gpu_setup_names_it(colab, monkeypatch):
+    monkeypatch.setattr(book.timing, "best_device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(book.timing, "device_name", lambda device: "Tesla T4")
+    assert book.setup() == "GPU: Tesla T4"
+
+
+def test_outside_colab_the_stored_cpu_line_is_unchanged(monkeypatch):
+    """The chapters' stored setup output (a CPU run outside Colab) stays what the code
+    prints there."""
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    cpu_only(monkeypatch)
+    assert not book.on_colab()
+    assert book.setup() == f"{book.timing.device_name(torch.device('cpu'))}: " + (
+        "no GPU attached: timings run on the CPU, at a reduced image size. In Colab, "
+        "Runtime > Change runtime type > GPU, then run the chapter again."
+    )
 
 
 def test_on_meta_builds_by_name_or_builder_without_storage():
@@ -61,3 +100,21 @@ def test_glue_stores_numpy_scalars_as_plain_numbers(capsys):
     book.glue("count", np.int64(12))
     texts = [d["application/papermill.record/text/plain"] for d in published]
     assert texts == ["3.86", "12"]
+
+
+def test_glue_without_myst_nb_publishes_nothing_unless_asked(monkeypatch):
+    """Colab has no myst-nb: glue must not break the chapter there."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # `import myst_nb` raises
+    shell = InteractiveShell.instance()
+    published = []
+    monkeypatch.setattr(
+        shell.display_pub,
+        "publish",
+        lambda data, metadata=None, **kw: published.append(data),
+    )
+    book.glue("share", np.float64(3.86))
+    assert published == []
+    book.glue("share", 3.86, display=True)
+    assert [d["text/plain"] for d in published] == ["3.86"]

@@ -4,6 +4,7 @@ work."""
 import ast
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 IGNORE = "nbval-ignore-output"
+# The pin (tools/release.py): chapters install nblib at this tag, opened there by Colab
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+RELEASE = f"v{PROJECT['version']}"
 
 
 def cells(path: Path, kind: str = "code") -> list[dict]:
@@ -92,9 +96,11 @@ def test_outputs_are_deterministic_text(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_setup_cell_installs_nblib_from_the_configured_repository(path):
+    """At the release tag pyproject.toml names, not a branch: a notebook opened at tag
+    vX installs the nblib of tag vX, whatever main holds later."""
     setup = source(cells(path)[0])
-    urls = re.findall(r"git\+(\S+?)@main", setup)
-    assert urls == [CONFIG["repository"]["url"]]
+    installs = re.findall(r'%pip install -q "nblib @ git\+(\S+?)@(\S+?)"', setup)
+    assert installs == [(CONFIG["repository"]["url"], RELEASE)]
     assert 'if "google.colab" in sys.modules' in setup
     assert "hide-input" in cells(path)[0]["metadata"].get("tags", [])
 
@@ -225,7 +231,7 @@ def test_numbers_in_summary_and_takeaways_are_glued(path):
 
 
 def test_book_config_keeps_launch_buttons_and_branch():
-    assert CONFIG["repository"]["branch"] == "main"
+    assert CONFIG["repository"]["branch"] == RELEASE  # the Colab button's ref
     assert CONFIG["sphinx"]["recursive_update"] is True
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert CONFIG["execute"]["raise_on_error"] is True

@@ -4,8 +4,8 @@
 tests. Each page must load with no console error, no failed request and no request
 leaving the machine (MathJax and every asset are served by the site itself); every
 equation must be typeset by MathJax, every image must have a size, every internal link
-and anchor must resolve, and every Colab button must open the chapter's notebook on
-main.
+and anchor must resolve, and every Colab button must open the chapter's notebook at the
+release tag (pyproject.toml's version) its setup cell installs nblib from.
 
 Each page is loaded once and then read three ways, as three tests: on a desktop, on a
 phone (390 px wide: nothing widens the page, body text of at least 12 px, every block
@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import threading
+import tomllib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -141,7 +142,8 @@ def test_page(loaded, base_url):
         ):
             broken.append(link.removeprefix(base_url))
     assert broken == []
-    # Colab buttons open this chapter's notebook on branch main.
+    # Colab buttons open this chapter's notebook at the release tag it installs nblib
+    # from (pyproject.toml's version, tools/release.py).
     colab = page.evaluate(
         "Array.from(document.querySelectorAll('a[href*=\"colab.research.google.com\"]'))"
         ".map(a => a.href)"
@@ -149,8 +151,10 @@ def test_page(loaded, base_url):
     if path.startswith("chapters/"):
         repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
         notebook = path.replace(".html", ".ipynb")
+        pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+        release = "v" + pyproject["project"]["version"]
         expected = (
-            f"https://colab.research.google.com/github/{repo}/blob/main/{notebook}"
+            f"https://colab.research.google.com/github/{repo}/blob/{release}/{notebook}"
         )
         assert colab and set(colab) == {expected}
     assert problems == {
