@@ -222,7 +222,8 @@ PHONE_JS = """minPx => {
 
 def stored_diagrams(path: str) -> list[tuple[str, int]]:
     """(title, boxes other than inputs) of each diagram the page's notebook stored, read
-    from the text it stores beside the SVG: "Diagram of <title>: 3 conv, 1 merge"."""
+    from the text it stores beside the SVG: "Diagram of <title>: 3 conv, 1 merge", or
+    for a network's overview "Overview of <title>: 7 stages" (a box per stage)."""
     notebook = ROOT / path.replace(".html", ".ipynb")
     if not notebook.exists():
         return []
@@ -234,7 +235,13 @@ def stored_diagrams(path: str) -> list[tuple[str, int]]:
             if 'class="bx-diagram"' not in svg:
                 continue
             title = html.unescape(re.search(r'aria-label="([^"]*)"', svg)[1])
-            text = "".join(data["text/plain"]).removeprefix(f"Diagram of {title}: ")
+            text = "".join(data["text/plain"])
+            if text.startswith(f"Overview of {title}: "):
+                found.append(
+                    (title, int(re.match(r"Overview of .*?: (\d+) stages", text)[1]))
+                )
+                continue
+            text = text.removeprefix(f"Diagram of {title}: ")
             found.append(
                 (title, sum(map(int, re.findall(r"(\d+) \w+", text.split(" (")[0]))))
             )
