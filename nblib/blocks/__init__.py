@@ -159,10 +159,13 @@ class SqueezeExcitation(nn.Module):
         self.fc2 = nn.Conv2d(reduced, channels, 1)
         self.gate = nn.Sigmoid()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The channel weights, (B, C, 1, 1) in (0, 1): squeeze, then excitation."""
         s = x.mean((2, 3), keepdim=True)  # squeeze: (B, C, H, W) -> (B, C, 1, 1)
-        s = self.gate(self.fc2(self.act(self.fc1(s))))  # excitation: (0, 1) per channel
-        return x * s  # scale
+        return self.gate(self.fc2(self.act(self.fc1(s))))  # excitation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weights(x)  # scale
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:

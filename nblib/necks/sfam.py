@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nblib.blocks import conv_bn_act
+from nblib.blocks import SqueezeExcitation, conv_bn_act
 from nblib.necks import check_levels
 
 
@@ -99,20 +99,15 @@ class TUM(nn.Module):
 
 class SFAM(nn.Module):
     """Scale-wise feature aggregation: concatenate the TUMs' maps of each scale, then
-    one squeeze-and-excitation per scale (avg-pool, FC C -> C/r, ReLU, FC, sigmoid)."""
+    one squeeze-and-excitation per scale (avg-pool, FC C -> C/r, ReLU, FC, sigmoid;
+    C/r rounded down)."""
 
     def __init__(self, channels: int, scales: int, reduction: int = 16) -> None:
         super().__init__()
         if reduction <= 0 or channels // reduction == 0:
             raise ValueError(f"reduction {reduction} too large for {channels} channels")
         self.se = nn.ModuleList(
-            nn.Sequential(
-                nn.AdaptiveAvgPool2d(1),
-                nn.Conv2d(channels, channels // reduction, 1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(channels // reduction, channels, 1),
-                nn.Sigmoid(),
-            )
+            SqueezeExcitation(channels, squeeze_channels=channels // reduction)
             for _ in range(scales)
         )
 
@@ -122,12 +117,13 @@ class SFAM(nn.Module):
 
     def attention(self, pyramids: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """The SE weights per scale, (B, C, 1, 1) each, in (0, 1)."""
-        return [se(f) for se, f in zip(self.se, self.aggregate(pyramids), strict=True)]
+        return [
+            se.weights(f)
+            for se, f in zip(self.se, self.aggregate(pyramids), strict=True)
+        ]
 
     def forward(self, pyramids: list[list[torch.Tensor]]) -> list[torch.Tensor]:
-        return [
-            f * se(f) for se, f in zip(self.se, self.aggregate(pyramids), strict=True)
-        ]
+        return [se(f) for se, f in zip(self.se, self.aggregate(pyramids), strict=True)]
 
 
 class MLFPN(nn.Module):
