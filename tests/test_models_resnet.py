@@ -134,10 +134,11 @@ def test_blocks_take_only_the_options_they_name():
             "residual": True,
             "se_reduction": None,
         }
-    res2 = res2net.res2net50(scale=8)
+    with torch.device("meta"):  # structure only
+        res2, preact = res2net.res2net50(scale=8), resnet.resnet50(preact=True)
     assert res2.layer1[0].scale == 8 and not res2.preact
     assert {type(b) for b in res2.layer4} == {res2net.Bottle2neck}
-    assert resnet.resnet50(preact=True).preact
+    assert preact.preact
     assert resnet.PreActBottleneck.preact and resnet.PreActBottleneck.expansion == 4
     with pytest.raises(ValueError, match="Bottle2neck takes no se_reduction=16"):
         res2net.res2net50(se_reduction=16)
