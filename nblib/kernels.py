@@ -158,15 +158,34 @@ def compare_with_reference(
     zoo); models with attention run on the CPU, because on meta attention falls back to
     its math kernel, and torchvision's take nn.MultiheadAttention's general path, which
     calls the fused kernel as ours does."""
+    (comparison,) = _compare_layouts(name, batch, [channels_last])
+    return comparison
+
+
+def compare_layouts(
+    name: str, batch: int = 1
+) -> tuple[KernelComparison, KernelComparison]:
+    """compare_with_reference in NCHW and in NHWC (channels_last), from one build of
+    both models."""
+    nchw, nhwc = _compare_layouts(name, batch, [False, True])
+    return nchw, nhwc
+
+
+def _compare_layouts(
+    name: str, batch: int, layouts: list[bool]
+) -> list[KernelComparison]:
+    # NCHW before NHWC: channels_last converts the models in place.
     size = image_size(name)
     device = "cpu" if name.startswith("vit") else "meta"
+    ours, reference = (
+        _build_on(device, build, name),
+        _build_on(device, build_reference, name),
+    )
     with mha_fast_path(False):
-        return compare_kernels(
-            _build_on(device, build, name),
-            _build_on(device, build_reference, name),
-            (batch, 3, size, size),
-            channels_last,
-        )
+        return [
+            compare_kernels(ours, reference, (batch, 3, size, size), channels_last)
+            for channels_last in sorted(layouts)
+        ]
 
 
 def _build_on(device: str, builder: Callable[[str], nn.Module], name: str) -> nn.Module:

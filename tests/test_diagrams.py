@@ -1,10 +1,12 @@
 """nblib.diagrams: every block the book explains is drawn from its module, and the
 drawing holds exactly the module's convolutions and merges (so it cannot drift)."""
 
+import copy
 from collections import Counter
 
 import pytest
 import torch
+from reference_models import shared_on_meta
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -13,11 +15,9 @@ from nblib import diagrams
 from nblib.blocks.aspp import ASPP
 from nblib.blocks.rfb import RFB
 from nblib.blocks.spp import SPPBlock, SPPFBlock
-from nblib.book import on_meta as build_on_meta
 from nblib.measure import count_params
 from nblib.models import (
     REGISTRY,
-    build,
     cspnet,
     darknet,
     densenet,
@@ -40,9 +40,9 @@ from nblib.necks.sfam import SFAM, TUM
 
 
 def in_model(name: str, cls: type, index: int = 0):
-    """The index-th `cls` block of registry model `name`, with the shape it receives."""
-    with torch.device("meta"):
-        model = build(name)
+    """The index-th `cls` block of registry model `name` (its shared meta build: a
+    test that changes the block copies it), with the shape it receives."""
+    model = shared_on_meta(name)
     block = [m for m in model.modules() if isinstance(m, cls)][index]
     size = image_size(name)
     return block, diagrams.block_input(model, (1, 3, size, size), block)
@@ -188,6 +188,7 @@ def test_squeeze_excitation_is_drawn_as_a_gate_on_the_residual_branch():
 
 def test_a_changed_module_changes_its_picture():
     block, shape = BLOCKS["bottleneck"]()
+    block = copy.deepcopy(block)  # changed below
     before = diagrams.diagram(block, shape)
     block.conv2.dilation, block.conv2.padding = (2, 2), (2, 2)  # same output shape
     after = diagrams.diagram(block, shape)
@@ -219,9 +220,14 @@ EXPAND = {"VisionTransformer": ("encoder",)}
     "name,shape", REGISTRY_SHAPES, ids=[n for n, _ in REGISTRY_SHAPES]
 )
 def test_an_overview_accounts_for_every_unit_and_parameter(name, shape):
-    model = build_on_meta(name)
+    model = shared_on_meta(name)
     expand = EXPAND.get(type(model).__name__, ())
-    view = diagrams.overview(model, shape, name, expand)
+    outputs = []  # the network's output in the overview's own forward pass
+    hook = model.register_forward_hook(lambda m, args, out: outputs.append(out.shape))
+    try:
+        view = diagrams.overview(model, shape, name, expand)
+    finally:
+        hook.remove()
     paths = [p for s in view.stages for p in s.units]
     assert len(paths) == len(set(paths))  # each unit in one stage
     assert sorted(paths + list(view.unused)) == sorted(
@@ -236,15 +242,14 @@ def test_an_overview_accounts_for_every_unit_and_parameter(name, shape):
         assert s.params == unit_params(model, s.units)
     # The last stage's output is the network's; every feature map's stride is a
     # stage's reduction (stages split where the resolution changes).
-    with torch.no_grad():
-        out = model.eval()(torch.empty(shape, device="meta"))
-    assert view.stages[-1].out_shape == tuple(out.shape[1:])
+    (out_shape,) = outputs
+    assert view.stages[-1].out_shape == tuple(out_shape[1:])
     strides = {info["stride"] for info in getattr(model, "feature_info", [])}
     assert strides <= {s.reduction for s in view.stages}
 
 
 def test_an_overview_counts_the_blocks_of_each_resnet_stage():
-    model = build_on_meta("resnet50")
+    model = shared_on_meta("resnet50")
     view = diagrams.overview(model, (1, 3, 224, 224), "ResNet-50")
     for k in range(1, 5):
         stage = next(s for s in view.stages if f"layer{k}" in s.name.split(" + "))
@@ -257,10 +262,10 @@ def test_an_overview_counts_the_blocks_of_each_resnet_stage():
 
 
 def test_a_deeper_network_changes_its_overview():
-    shallow = diagrams.overview(build_on_meta("resnet50"), (1, 3, 224, 224))
-    deep = diagrams.overview(build_on_meta("resnet101"), (1, 3, 224, 224))
+    shallow = diagrams.overview(shared_on_meta("resnet50"), (1, 3, 224, 224))
+    deep = diagrams.overview(shared_on_meta("resnet101"), (1, 3, 224, 224))
     assert [s.kinds for s in shallow.stages] != [s.kinds for s in deep.stages]
     with pytest.raises(ValueError, match="expand"):
         diagrams.overview(
-            build_on_meta("resnet50"), (1, 3, 224, 224), expand=("encoder",)
+            shared_on_meta("resnet50"), (1, 3, 224, 224), expand=("encoder",)
         )

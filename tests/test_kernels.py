@@ -4,6 +4,7 @@ their reference's kernels."""
 
 import pickle
 from collections import Counter
+from functools import cache
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from nblib.blocks.aspp import ASPP
 from nblib.kernels import (
     Kernel,
     compare_kernels,
+    compare_layouts,
     compare_with_reference,
     kernel_counts,
     reference_table,
@@ -112,10 +114,16 @@ FEWER_KERNELS = {
 }
 
 
+# Both layouts from one build of ours and the reference (the two tests of a model run
+# one after the other); compare_with_reference is the same comparison, one layout at a
+# time (test_reference_table_has_a_row_per_model).
+both_layouts = cache(compare_layouts)
+
+
 @pytest.mark.parametrize("channels_last", [False, True], ids=["NCHW", "NHWC"])
 @pytest.mark.parametrize("name", [n for n in MODELS if reference_source(n)])
 def test_ours_launches_the_reference_kernels(name, channels_last):
-    comparison = compare_with_reference(name, channels_last=channels_last)
+    comparison = both_layouts(name)[channels_last]
     if name in FEWER_KERNELS:
         assert comparison.differences() == FEWER_KERNELS[name]
         assert comparison.ours <= comparison.reference
@@ -184,3 +192,10 @@ def test_reference_table_has_a_row_per_model():
     assert table.loc["resnet18", "traffic ours / ref."] == 1.0
     assert table.loc["inception_v3", "differences"] == FEWER_KERNELS["inception_v3"]
     assert table.loc["resnet18", "module calls ours / ref."] == pytest.approx(77 / 76)
+
+
+def test_both_layouts_from_one_build_equal_one_layout_at_a_time():
+    assert compare_layouts("resnet18") == (
+        compare_with_reference("resnet18"),
+        compare_with_reference("resnet18", channels_last=True),
+    )

@@ -3,13 +3,14 @@
 import pytest
 import torch
 import torchvision
+from reference_models import shared_on_meta
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from nblib import measure
-from nblib.models import MODELS, build, image_size
+from nblib.models import MODELS, image_size
 
 
 def test_conv3x3_macs_and_params():
@@ -223,16 +224,14 @@ def test_op_costs_record_exactly_what_an_inference_forward_runs(name):
     """No autograd artefact: with nothing to save for backward, an in-place op needs no
     copy, so the counter's operators equal a trace in which no tensor requires grad
     (recording with grad, as the counter once did, adds a `clone` per hardtanh_)."""
-    with torch.device("meta"):
-        model = build(name)
+    model = shared_on_meta(name)
     size = image_size(name)
     recorded = [op.op for op in measure.op_costs(model, (1, 3, size, size))]
     assert recorded == grad_free_ops(model, (1, 3, size, size))
 
 
 def test_mobilenet_v2_counts_one_operator_per_layer_op():
-    with torch.device("meta"):
-        model = build("mobilenet_v2")
+    model = shared_on_meta("mobilenet_v2")
     ops = [op.op for op in measure.op_costs(model, (1, 3, 224, 224))]
     assert ops.count("clone") == 0 and ops.count("hardtanh_") == 35
     # 52 conv + 52 BN + 35 ReLU6 + 10 residual adds + pool, flatten-free mean, linear

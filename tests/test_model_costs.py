@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision.models as tvm
+from reference_models import on_meta, shared_on_meta
 
 from nblib.measure import count_macs, count_params
-from nblib.models import MODELS, build, image_size
+from nblib.models import MODELS, image_size
 
 with open(Path(__file__).with_name("model_costs.csv")) as costs:
     EXPECTED = {row["model"]: row for row in csv.DictReader(costs)}
@@ -35,8 +36,7 @@ def test_table_covers_the_registry():
 def test_costs_match_table(name):
     # Counted on the meta device: shapes only, the same count as on the CPU
     # (test_measure.py checks the two agree) without initialising or running weights.
-    with torch.device("meta"):
-        model = build(name)
+    model = shared_on_meta(name)
     assert count_params(model) == int(EXPECTED[name]["params"])
     assert count_macs(model, input_shape(name)) == int(EXPECTED[name]["macs"])
 
@@ -48,7 +48,7 @@ def test_table_agrees_with_torchvision_metadata(name):
     ).DEFAULT.meta  # metadata only: nothing is downloaded
     params = int(EXPECTED[name]["params"])
     if name in WITHOUT_AUX:
-        params = count_params(build(name, aux_logits=False))
+        params = count_params(on_meta(name, aux_logits=False))
     assert params == meta["num_params"]
     assert round(int(EXPECTED[name]["macs"]) / 1e9, 3) == pytest.approx(
         meta["_ops"], abs=1e-3
@@ -64,11 +64,12 @@ def test_reference_has_our_parameter_count(name):
         with pytest.raises(ValueError, match="no reference"):
             build_reference(name)
         return
+    ours = shared_on_meta(name)
     try:  # meta: no storage, no init time
         with torch.device("meta"):
-            ours, ref = build(name), build_reference(name)
+            ref = build_reference(name)
     except NotImplementedError:  # torchvision's RegNet copies a tensor while building
-        ours, ref = build(name), build_reference(name)
+        ref = build_reference(name)
     assert sum(p.numel() for p in ours.parameters()) == sum(
         p.numel() for p in ref.parameters()
     )

@@ -6,9 +6,14 @@ import warnings
 
 import pytest
 import torch
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
-from nblib.models import build, cspnet
+from nblib.models import cspnet
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 timm = pytest.importorskip("timm")
@@ -18,17 +23,17 @@ NAMES = ["cspresnet50", "cspresnext50", "cspdarknet53"]
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_timm(name):
-    assert_equal_to_reference(build(name), timm.create_model(name))
+    assert_equal_to_reference(on_meta(name), timm.create_model(name))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_feature_contract(name):
-    assert_feature_contract(build(name))
+    assert_feature_contract(shared_on_meta(name))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_blocks_see_half_of_the_expanded_channels(name):
-    for stage in build(name).stages:
+    for stage in shared_on_meta(name).stages:
         first = stage.blocks[0].conv1.conv
         assert first.in_channels == stage.expand_channels // 2
 

@@ -5,26 +5,31 @@ import warnings
 
 import pytest
 import torch
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
-from nblib.models import build, darknet
+from nblib.models import darknet
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 timm = pytest.importorskip("timm")
 
 
 def test_equal_to_timm():
-    assert_equal_to_reference(build("darknet53"), timm.create_model("darknet53"))
+    assert_equal_to_reference(on_meta("darknet53"), timm.create_model("darknet53"))
 
 
 def test_feature_contract():
-    model = build("darknet53")
+    model = shared_on_meta("darknet53")
     assert [f["stride"] for f in model.feature_info] == [2, 4, 8, 16, 32]
     assert_feature_contract(model)
 
 
 def test_53_layers_are_52_convs_and_a_classifier():
-    model = build("darknet53")
+    model = shared_on_meta("darknet53")
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) + 1 == 53
 
@@ -32,7 +37,7 @@ def test_53_layers_are_52_convs_and_a_classifier():
 def test_residual_units_halve_then_restore_the_width():
     depths, channels = darknet.DARKNET_CONFIGS[53]
     for stage, depth, c in zip(
-        build("darknet53").stages, depths, channels, strict=True
+        shared_on_meta("darknet53").stages, depths, channels, strict=True
     ):
         assert len(stage.blocks) == depth
         for block in stage.blocks:

@@ -4,34 +4,39 @@ memory-efficient variant behave as the paper says."""
 import pytest
 import torch
 import torchvision
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
-from nblib.models import build, densenet
+from nblib.models import densenet
 
 NAMES = ["densenet121", "densenet161", "densenet169", "densenet201"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_torchvision(name):
-    assert_equal_to_reference(build(name), getattr(torchvision.models, name)())
+    assert_equal_to_reference(on_meta(name), getattr(torchvision.models, name)())
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_feature_contract(name):
-    model = build(name)
+    model = shared_on_meta(name)
     assert [f["stride"] for f in model.feature_info] == [4, 8, 16, 32]
     assert_feature_contract(model)
 
 
 def test_densenet121_block_widths():
-    widths = [f["channels"] for f in build("densenet121").feature_info]
+    widths = [f["channels"] for f in shared_on_meta("densenet121").feature_info]
     assert widths == [64 + 6 * 32, 128 + 12 * 32, 256 + 24 * 32, 512 + 16 * 32]
 
 
 @pytest.mark.parametrize("depth", sorted(densenet.DENSENET_CONFIGS))
 def test_layer_inputs_follow_k0_plus_l_minus_1_times_k(depth):
     k, blocks = densenet.DENSENET_CONFIGS[depth]
-    model = build(f"densenet{depth}")
+    model = shared_on_meta(f"densenet{depth}")
     k0 = 2 * k  # the stem's width
     for b, num_layers in enumerate(blocks, 1):
         block = getattr(model.features, f"denseblock{b}")
@@ -45,7 +50,7 @@ def test_layer_inputs_follow_k0_plus_l_minus_1_times_k(depth):
 
 def test_depth_in_the_name_counts_weighted_layers():
     for depth in densenet.DENSENET_CONFIGS:
-        model = build(f"densenet{depth}")
+        model = shared_on_meta(f"densenet{depth}")
         convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
         assert len(convs) + 1 == depth  # + the classifier
 

@@ -4,7 +4,12 @@ the same training-mode outputs; stage features are torchvision's activations."""
 import pytest
 import torch
 import torchvision
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
 from nblib.models import build, inception
 
@@ -23,15 +28,18 @@ def reference(builder, aux_logits=True, **kwargs):
 @pytest.mark.parametrize("name, builder, size", MODELS)
 @pytest.mark.parametrize("transform_input", [False, True])
 def test_equal_to_torchvision(name, builder, size, transform_input):
-    ours = build(name, transform_input=transform_input)
+    ours = on_meta(name, transform_input=transform_input)
     ref = reference(builder, transform_input=transform_input)
     assert_equal_to_reference(ours, ref, input_size=min(size, 128))
 
 
 @pytest.mark.parametrize("name, builder, size", MODELS)
 def test_training_outputs_equal_torchvision(name, builder, size):
-    ours, ref = build(name), reference(builder)
-    ours.load_state_dict(ref.state_dict())
+    ours, ref = on_meta(name), reference(builder)
+    # copies: training mode updates the batch-norm statistics in place
+    ours.load_state_dict(
+        {k: v.clone() for k, v in ref.state_dict().items()}, assign=True
+    )
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     outputs = []
     for model in (ours, ref):
@@ -45,23 +53,26 @@ def test_training_outputs_equal_torchvision(name, builder, size):
 
 @pytest.mark.parametrize("name, builder, size", MODELS)
 def test_without_aux_heads(name, builder, size):
-    ours, ref = build(name, aux_logits=False), reference(builder, False)
+    # counts and the output's type only: on the meta device
+    ours = on_meta(name, aux_logits=False)
+    with torch.device("meta"):
+        ref = reference(builder, False)
     assert sum(p.numel() for p in ours.parameters()) == sum(
         p.numel() for p in ref.parameters()
     )
-    x = torch.randn(1, 3, 128, 128)
+    x = torch.randn(1, 3, 128, 128, device="meta")
     assert isinstance(ours.train()(x), torch.Tensor)  # no heads: logits only
 
 
 def test_googlenet_without_aux_is_torchvisions_published_count():
     assert (
-        sum(p.numel() for p in build("googlenet", aux_logits=False).parameters())
+        sum(p.numel() for p in on_meta("googlenet", aux_logits=False).parameters())
         == (torchvision.models.GoogLeNet_Weights.DEFAULT.meta["num_params"])
     )
 
 
 def test_googlenet_feature_contract():
-    model = build("googlenet")
+    model = shared_on_meta("googlenet")
     assert [f["stride"] for f in model.feature_info] == [4, 8, 16, 32]
     assert_feature_contract(model)
 
@@ -73,8 +84,8 @@ def test_features_are_torchvisions_stage_outputs(name, builder, size):
         "googlenet": ["conv3", "inception3b", "inception4e", "inception5b"],
         "inception_v3": ["Conv2d_4a_3x3", "Mixed_5d", "Mixed_6e", "Mixed_7c"],
     }[name]
-    ours, ref = build(name).eval(), reference(builder).eval()
-    ours.load_state_dict(ref.state_dict())
+    ours, ref = on_meta(name).eval(), reference(builder).eval()
+    ours.load_state_dict(ref.state_dict(), assign=True)  # eval mode: nothing changes
     kept = {}
     for tap in taps:
         getattr(ref, tap).register_forward_hook(

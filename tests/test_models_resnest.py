@@ -4,9 +4,14 @@ weights that sum to 1."""
 import pytest
 import timm
 import torch
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
-from nblib.models import build, resnest
+from nblib.models import resnest
 
 
 @pytest.mark.parametrize("name", ["resnest50d"])
@@ -14,7 +19,7 @@ def test_equal_to_timm(name):
     # timm zero-initialises the last BN of each branch; keep it at 1 so that the
     # branches (and their split attention) shape the outputs compared.
     reference = timm.create_model(name, pretrained=False, zero_init_last=False)
-    assert_equal_to_reference(build(name), reference)
+    assert_equal_to_reference(on_meta(name), reference)
 
 
 # timm's fast settings of the paper's Table 2: the pool before the split attention,
@@ -29,12 +34,12 @@ FAST = {
 def test_fast_settings_equal_to_timm(name):
     reference = timm.create_model(name, pretrained=False, zero_init_last=False)
     assert_equal_to_reference(
-        resnest.resnest50d(avd_first=True, **FAST[name]), reference
+        on_meta(resnest.resnest50d, avd_first=True, **FAST[name]), reference
     )
 
 
 def test_feature_contract():
-    model = build("resnest50d")
+    model = shared_on_meta("resnest50d")
     assert [f["stride"] for f in model.feature_info] == [4, 8, 16, 32]
     assert_feature_contract(model)
 

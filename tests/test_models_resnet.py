@@ -5,7 +5,12 @@ import pytest
 import timm
 import torch
 import torchvision
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
 from nblib.blocks import SqueezeExcitation
 from nblib.models import build, resnet
@@ -23,7 +28,7 @@ TIMM_NAMES = ["resnet50d", "seresnet50"]
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_torchvision(name):
-    assert_equal_to_reference(build(name), getattr(torchvision.models, name)())
+    assert_equal_to_reference(on_meta(name), getattr(torchvision.models, name)())
 
 
 @pytest.mark.parametrize("name", TIMM_NAMES)
@@ -31,14 +36,14 @@ def test_equal_to_timm(name):
     # timm zero-initialises the last BN of each branch; keep it at 1 so that the
     # branches (and SE) shape the outputs compared.
     reference = timm.create_model(name, pretrained=False, zero_init_last=False)
-    assert_equal_to_reference(build(name), reference)
+    assert_equal_to_reference(on_meta(name), reference)
 
 
 @pytest.mark.parametrize(
     "name", NAMES + TIMM_NAMES + ["preact_resnet18", "preact_resnet50"]
 )
 def test_feature_contract(name):
-    model = build(name)
+    model = shared_on_meta(name)
     assert [f["stride"] for f in model.feature_info] == [4, 8, 16, 32]
     assert_feature_contract(model)
 
@@ -129,10 +134,11 @@ def test_blocks_take_only_the_options_they_name():
             "residual": True,
             "se_reduction": None,
         }
-    res2 = res2net.res2net50(scale=8)
+    with torch.device("meta"):  # structure only
+        res2, preact = res2net.res2net50(scale=8), resnet.resnet50(preact=True)
     assert res2.layer1[0].scale == 8 and not res2.preact
     assert {type(b) for b in res2.layer4} == {res2net.Bottle2neck}
-    assert resnet.resnet50(preact=True).preact
+    assert preact.preact
     assert resnet.PreActBottleneck.preact and resnet.PreActBottleneck.expansion == 4
     with pytest.raises(ValueError, match="Bottle2neck takes no se_reduction=16"):
         res2net.res2net50(se_reduction=16)

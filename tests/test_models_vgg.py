@@ -1,11 +1,13 @@
 """VGG: every configuration, with and without BN, equal to torchvision's."""
 
 import pytest
-import torch
 import torchvision
-from reference_models import assert_equal_to_reference, assert_feature_contract
-
-from nblib.models import build
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
 NAMES = [
     "vgg11",
@@ -21,13 +23,14 @@ NAMES = [
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_torchvision(name):
-    with torch.device("meta"):  # ours takes torchvision's weights: no init needed
-        ours = build(name)
-    assert_equal_to_reference(ours, getattr(torchvision.models, name)(), input_size=32)
+    # ours takes torchvision's weights: no init needed
+    assert_equal_to_reference(
+        on_meta(name), getattr(torchvision.models, name)(), input_size=32
+    )
 
 
 @pytest.mark.parametrize("name", ["vgg11", "vgg16_bn"])
 def test_feature_contract(name):
-    model = build(name)
+    model = shared_on_meta(name)
     assert [f["stride"] for f in model.feature_info] == [2, 4, 8, 16, 32]
     assert_feature_contract(model)

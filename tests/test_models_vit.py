@@ -1,11 +1,18 @@
 """ViT: ViT-B/16 equal to torchvision's, ViT-S/16 equal to timm's through the tested
 renaming, one feature level at stride 16, attention weights readable by a hook."""
 
+from functools import cache
+
 import pytest
 import timm
 import torch
 import torchvision
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 from torch import nn
 
 from nblib.measure import count_params, mha_fast_path
@@ -21,45 +28,56 @@ def randomise_head(head: nn.Linear) -> None:
         head.bias.copy_(torch.randn(head.bias.shape, generator=generator) * 0.02)
 
 
-def test_vit_b_16_equal_to_torchvision():
+@cache
+def vit_b_16_reference() -> torchvision.models.VisionTransformer:
+    """torchvision's ViT-B/16 with a random head, built once for the two tests below
+    (which only run it in eval mode)."""
     reference = torchvision.models.vit_b_16()
     randomise_head(reference.heads.head)
+    return reference
+
+
+def test_vit_b_16_equal_to_torchvision():
     # nn.MultiheadAttention's general path (the one it trains with) calls the same
     # fused kernel as ours; its CPU inference fast path is tested below.
     with mha_fast_path(False):
-        assert_equal_to_reference(build("vit_b_16"), reference, input_size=224)
+        assert_equal_to_reference(
+            on_meta("vit_b_16"), vit_b_16_reference(), input_size=224
+        )
 
 
 def test_written_out_attention_equals_torchvision_fast_path():
-    reference = torchvision.models.vit_b_16()
-    randomise_head(reference.heads.head)
     # Bit-equal: the CPU fast path does the same matmuls as our written-out formula,
     # and the scale 1 / sqrt(64) = 1 / 8 is exact whether applied to q or to q k^T.
     with mha_fast_path(True):
-        ours = build("vit_b_16").fuse_attention(False)
-        assert_equal_to_reference(ours, reference, input_size=224)
+        ours = on_meta("vit_b_16").fuse_attention(False)
+        assert_equal_to_reference(ours, vit_b_16_reference(), input_size=224)
 
 
 def test_vit_s_16_equal_to_timm_after_renaming():
     reference = timm.create_model("vit_small_patch16_224", pretrained=False).eval()
     randomise_head(reference.head)
-    ours = build("vit_s_16").eval()
+    ours = on_meta("vit_s_16").eval()
     assert count_params(ours) == count_params(reference)
-    ours.load_state_dict(vit.timm_to_torchvision(reference.state_dict()))  # strict
+    renamed = vit.timm_to_torchvision(reference.state_dict())
+    ours.load_state_dict(renamed, assign=True)  # strict; takes timm's tensors
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        assert torch.equal(ours(x), reference(x))  # the same fused kernel
+        expected = reference(x)
+        assert torch.equal(ours(x), expected)  # the same fused kernel
         # Written out, the softmax is summed in another order than the fused CPU
         # kernel's blocks (observed max difference about 1e-6 on logits of size 1).
         written_out = ours.fuse_attention(False)(x)
-        torch.testing.assert_close(written_out, reference(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(written_out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_timm_renaming_maps_every_key_once():
-    keys = timm.create_model("vit_small_patch16_224", pretrained=False).state_dict()
+    with torch.device("meta"):  # names only
+        keys = timm.create_model("vit_small_patch16_224", pretrained=False).state_dict()
+        ours = vit.vit_s_16()
     renamed = vit.timm_to_torchvision(keys)
     assert len(renamed) == len(keys)
-    assert set(renamed) == set(vit.vit_s_16().state_dict())
+    assert set(renamed) == set(ours.state_dict())
     assert (
         renamed["encoder.layers.encoder_layer_11.self_attention.in_proj_weight"]
         is (keys["blocks.11.attn.qkv.weight"])
@@ -76,7 +94,7 @@ def test_larger_configs_have_torchvision_parameter_count(variant):
 
 @pytest.mark.parametrize("name", ["vit_b_16", "vit_s_16"])
 def test_feature_contract(name):
-    model = build(name)
+    model = shared_on_meta(name)
     assert model.feature_info == [
         {"channels": model.encoder.ln.normalized_shape[0], "stride": 16}
     ]

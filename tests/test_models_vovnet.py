@@ -5,26 +5,31 @@ import warnings
 
 import pytest
 import torch
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+    shared_on_meta,
+)
 
-from nblib.models import build, vovnet
+from nblib.models import vovnet
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 timm = pytest.importorskip("timm")
 
 
 def test_equal_to_timm():
-    assert_equal_to_reference(build("vovnet39a"), timm.create_model("vovnet39a"))
+    assert_equal_to_reference(on_meta("vovnet39a"), timm.create_model("vovnet39a"))
 
 
 def test_feature_contract():
-    model = build("vovnet39a")
+    model = shared_on_meta("vovnet39a")
     assert [f["stride"] for f in model.feature_info] == [4, 8, 16, 32]
     assert_feature_contract(model)
 
 
 def test_osa_convs_keep_their_width():
-    for stage in build("vovnet39a").stages:
+    for stage in shared_on_meta("vovnet39a").stages:
         for block in stage.blocks:
             convs = [layer.conv for layer in block.conv_mid]
             assert len(convs) == 5

@@ -18,14 +18,16 @@ def shortcuts(model: torch.nn.Module) -> list:
 
 
 def test_option_b_is_the_default_and_loads_torchvision_keys():
-    b = resnet.resnet34(shortcut="B")
-    assert b.state_dict().keys() == build("resnet34").state_dict().keys()
+    with torch.device("meta"):  # keys and counts only, here and below
+        b, default = resnet.resnet34(shortcut="B"), build("resnet34")
+    assert b.state_dict().keys() == default.state_dict().keys()
     assert sum(s is not None for s in shortcuts(b)) == 3
 
 
 @pytest.mark.parametrize("builder", [resnet.resnet34, resnet.resnet50])
 def test_option_a_adds_no_parameter(builder):
-    a, b = builder(shortcut="A"), builder()
+    with torch.device("meta"):
+        a, b = builder(shortcut="A"), builder()
     projections = sum(count_params(s) for s in shortcuts(b) if s is not None)
     assert count_params(a) == count_params(b) - projections
     assert all(s is None or isinstance(s, resnet.ZeroPadShortcut) for s in shortcuts(a))
@@ -43,7 +45,8 @@ def test_zero_padding_subsamples_and_appends_zero_channels():
 
 
 def test_option_c_projects_in_every_block():
-    b, c = resnet.resnet34(), resnet.resnet34(shortcut="C")
+    with torch.device("meta"):
+        b, c = resnet.resnet34(), resnet.resnet34(shortcut="C")
     assert all(s is not None for s in shortcuts(c))
     assert len(shortcuts(c)) - 3 == 13  # the paper's "thirteen" extra projections
     # each extra projection is a 1x1 conv (c^2) and a BN (2c) at its stage's width
@@ -54,8 +57,8 @@ def test_option_c_projects_in_every_block():
 @pytest.mark.parametrize("option", resnet.SHORTCUTS)
 @pytest.mark.parametrize("builder", [resnet.resnet18, resnet.resnet50])
 def test_every_option_keeps_the_shapes(builder, option):
-    model = builder(shortcut=option).eval()
-    with torch.no_grad():
+    with torch.device("meta"), torch.no_grad():  # shapes only
+        model = builder(shortcut=option).eval()
         features = model.forward_features(torch.randn(1, 3, 64, 64))
     assert [f.shape[1] for f in features] == [i["channels"] for i in model.feature_info]
     assert [f.shape[-1] for f in features] == [16, 8, 4, 2]
