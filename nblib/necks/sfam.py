@@ -10,6 +10,8 @@ code shares one module across TUMs or scales (FFMv2's 1x1, SFAM's SE) we keep on
 use, as the paper describes.
 """
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -117,9 +119,10 @@ class SFAM(nn.Module):
 
     def attention(self, pyramids: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """The SE weights per scale, (B, C, 1, 1) each, in (0, 1)."""
+        maps = self.aggregate(pyramids)
         return [
-            se.weights(f)
-            for se, f in zip(self.se, self.aggregate(pyramids), strict=True)
+            cast(SqueezeExcitation, se).weights(f)
+            for se, f in zip(self.se, maps, strict=True)
         ]
 
     def forward(self, pyramids: list[list[torch.Tensor]]) -> list[torch.Tensor]:
