@@ -1,5 +1,7 @@
 """nblib.dispatch: the one recorder measure, kernels and paths consume."""
 
+import meta_batch_norm
+import pytest
 import torch
 
 from nblib.dispatch import DATA_FREE_OPS, AtenCall, Recorder
@@ -40,3 +42,31 @@ def test_reshapes_aten_does_not_mark_as_views_move_no_data():
     assert not any(c.moves_data for c in unsafe)
     assert "_unsafe_view" in DATA_FREE_OPS
     assert [c.op for c in calls if c.moves_data] == ["mm"]
+
+
+@pytest.mark.parametrize(
+    "shape,layout,dtype",
+    [
+        ((2, 64, 7, 5), torch.contiguous_format, torch.float32),
+        ((2, 64, 7, 5), torch.channels_last, torch.float32),
+        ((1, 8, 3, 3), torch.channels_last, torch.bfloat16),
+        ((2, 16, 9), torch.contiguous_format, torch.float16),
+        ((4, 32), torch.contiguous_format, torch.float64),
+    ],
+)
+@pytest.mark.parametrize("affine", [True, False])
+def test_the_tests_fast_meta_batch_norm_returns_what_torchs_does(
+    shape, layout, dtype, affine
+):
+    x = torch.empty(shape, device="meta", dtype=dtype)
+    if len(shape) == 4:
+        x = x.to(memory_format=layout)
+    c = shape[1]
+    weight = torch.empty(c, device="meta") if affine else None
+    stats = torch.empty(c, device="meta")
+    args = (x, weight, weight, stats, stats, False, 0.1, 1e-5)
+    fast = meta_batch_norm.fast_meta_batch_norm(*args)
+    torchs = meta_batch_norm.TORCH_META_BATCH_NORM(*args)
+    assert [(t.shape, t.stride(), t.dtype) for t in fast] == [
+        (t.shape, t.stride(), t.dtype) for t in torchs
+    ]
