@@ -429,11 +429,16 @@ def test_dark_theme(loaded):
 
     path, page, problems = loaded
     page.set_viewport_size({"width": 1280, "height": 900})  # figures at full size
+    # The theme's colour transitions would let a busy machine screenshot a page halfway
+    # between the themes: the final colours are what a reader looks at.
+    page.add_style_tag(content="*, *::before, *::after {transition: none !important}")
     set_theme(page, "dark")
     assert diagram_contrast_problems(page) == [], "diagrams in the dark theme"
     faint = {}
     images = page.locator(".cell_output img")
     for k in range(images.count()):
+        images.nth(k).scroll_into_view_if_needed()
+        images.nth(k).evaluate("img => img.decode()")  # painted before the screenshot
         box = images.nth(k).evaluate(IMAGE_JS)
         source = (SITE / path).parent / box["src"]
         ratio = image_ink_contrast(images.nth(k).screenshot(), source, box)
