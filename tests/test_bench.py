@@ -14,16 +14,16 @@ def read(path):
     return list(csv.DictReader(path.open()))
 
 
+def quick_run(models, tmp_path, **settings):
+    """bench.run at the tests' quick settings (batch 1, 32x32, 0.02 s, one repeat),
+    writing into tmp_path; `settings` overrides any of them."""
+    quick = {"batch": 1, "image_size": 32, "min_run_time": 0.02, "repeats": 1}
+    return bench.run(models, out_dir=tmp_path, **(quick | settings))
+
+
 def test_bench_appends_rows_for_ours_and_the_reference(tmp_path):
     for _ in range(2):  # a second run appends below the same header
-        path = bench.run(
-            ["resnet18"],
-            batch=2,
-            image_size=32,
-            min_run_time=0.02,
-            out_dir=tmp_path,
-            repeats=2,
-        )
+        path = quick_run(["resnet18"], tmp_path, batch=2, repeats=2)
     rows = read(path)
     assert len(rows) == 4 and set(rows[0]) == set(bench.COLUMNS)
     assert [r["implementation"] for r in rows] == ["nblib", "torchvision"] * 2
@@ -41,29 +41,12 @@ def test_bench_appends_rows_for_ours_and_the_reference(tmp_path):
 
 
 def test_bench_without_references_and_unknown_models(tmp_path):
-    path = bench.run(
-        ["mobilenet_v1"],
-        batch=1,
-        image_size=32,
-        min_run_time=0.02,
-        out_dir=tmp_path,
-        references=False,
-        repeats=1,
-    )
+    path = quick_run(["mobilenet_v1"], tmp_path, references=False)
     assert [r["implementation"] for r in read(path)] == ["nblib"]
     with pytest.raises(ValueError, match="not registered"):
-        bench.run(
-            ["resnet51"], batch=1, image_size=32, min_run_time=0.02, out_dir=tmp_path
-        )
+        quick_run(["resnet51"], tmp_path)
     with pytest.raises(ValueError, match="repeats"):
-        bench.run(
-            ["resnet18"],
-            batch=1,
-            image_size=32,
-            min_run_time=0.02,
-            out_dir=tmp_path,
-            repeats=0,
-        )
+        quick_run(["resnet18"], tmp_path, repeats=0)
 
 
 def test_bench_times_a_neck_at_its_own_image_size(tmp_path, monkeypatch):
@@ -74,14 +57,7 @@ def test_bench_times_a_neck_at_its_own_image_size(tmp_path, monkeypatch):
         return BackboneWithNeck(build("resnet18"), FPN([128, 256], 8), [1, 2])
 
     monkeypatch.setitem(bench.NECK_MODELS, "tiny_fpn", (tiny, 48))
-    path = bench.run(
-        ["tiny_fpn"],
-        batch=1,
-        image_size=224,
-        min_run_time=0.02,
-        out_dir=tmp_path,
-        repeats=1,
-    )
+    path = quick_run(["tiny_fpn"], tmp_path, image_size=224)
     (row,) = read(path)
     assert row["model"] == "tiny_fpn" and row["image_size"] == "48"
     fpn = (128 + 256) * 8 + 2 * 8 + 2 * (9 * 64 + 8)  # laterals, outputs, biases
@@ -115,15 +91,7 @@ def test_peaks_come_from_the_device_table(monkeypatch):
 
 
 def test_vits_run_at_their_own_size(tmp_path):
-    path = bench.run(
-        ["vit_s_16"],
-        batch=1,
-        image_size=32,
-        min_run_time=0.02,
-        out_dir=tmp_path,
-        references=False,
-        repeats=1,
-    )
+    path = quick_run(["vit_s_16"], tmp_path, references=False)
     assert [r["image_size"] for r in read(path)] == ["224"]
 
 
@@ -136,27 +104,12 @@ def test_timings_of_ours_and_the_reference_alternate(tmp_path, monkeypatch):
         return real(model, shape, **kwargs)
 
     monkeypatch.setattr(bench, "time_model", spy)
-    bench.run(
-        ["resnet18"],
-        batch=1,
-        image_size=32,
-        min_run_time=0.02,
-        out_dir=tmp_path,
-        repeats=3,
-    )
+    quick_run(["resnet18"], tmp_path, repeats=3)
     assert order == ["nblib", "torchvision"] * 3
 
 
 def test_models_run_at_their_own_size_by_default(tmp_path):
-    path = bench.run(
-        ["cspresnet50"],
-        batch=1,
-        image_size=None,
-        min_run_time=0.02,
-        out_dir=tmp_path,
-        references=False,
-        repeats=1,
-    )
+    path = quick_run(["cspresnet50"], tmp_path, image_size=None, references=False)
     assert [r["image_size"] for r in read(path)] == ["256"]
 
 
@@ -170,15 +123,7 @@ def test_a_failing_model_is_reported_after_the_others(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench, "time_model", fails_for_resnet18)
     with pytest.raises(RuntimeError, match=r"1 of 2 models failed.*resnet18 \(OutOf"):
-        bench.run(
-            ["resnet18", "mobilenet_v1"],
-            batch=1,
-            image_size=32,
-            min_run_time=0.02,
-            out_dir=tmp_path,
-            references=False,
-            repeats=1,
-        )
+        quick_run(["resnet18", "mobilenet_v1"], tmp_path, references=False)
     (path,) = tmp_path.glob("*.csv")
     assert [r["model"] for r in read(path)] == ["mobilenet_v1"]
 
