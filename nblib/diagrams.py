@@ -607,7 +607,6 @@ class Stage:
     name: str  # e.g. "layer2", "features.2–4", "maxpool + layer1"
     units: tuple[str, ...]  # the units' module paths, in call order
     kinds: str  # what they are, e.g. "4 × Bottleneck"
-    in_channels: int
     out_shape: tuple[int, ...]  # without the batch dimension
     params: int
     reduction: int  # nominal stride: input size / output size (1 for tokens, vectors)
@@ -733,18 +732,15 @@ def overview(
     missing = set(expand) - {p for p, _ in model.named_modules()}
     if missing:
         raise ValueError(f"expand names no module of the model: {sorted(missing)}")
-    calls: list[tuple[str, nn.Module, tuple, tuple]] = []  # path, module, in, out
+    calls: list[tuple[str, tuple]] = []  # (unit path, output shape), in call order
     hooks = []
     for path, module in found:
 
         def record(m, args, out, path=path):
-            first = next(
-                t for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor)
-            )
             result = next(
                 t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)
             )
-            calls.append((path, m, tuple(first.shape), tuple(result.shape)))
+            calls.append((path, tuple(result.shape)))
 
         hooks.append(module.register_forward_hook(record))
     param = next(model.parameters(), None)
@@ -759,28 +755,26 @@ def overview(
             h.remove()
     groups: list[list] = []
     for call in calls:
-        if groups and _resolution(groups[-1][-1][3]) == _resolution(call[3]):
+        if groups and _resolution(groups[-1][-1][1]) == _resolution(call[1]):
             groups[-1].append(call)
         else:
             groups.append([call])
-    all_paths = [p for p, _ in found]
+    module_at = dict(found)
+    all_paths = list(module_at)
     counted: set[str] = set()
     stages = []
     for group in groups:
-        paths = list(dict.fromkeys(c[0] for c in group))
-        modules = [dict(found)[p] for p in paths]
-        params = sum(p.numel() for p in nn.ModuleList(modules).parameters())
+        paths = list(dict.fromkeys(path for path, _ in group))
+        modules = [module_at[p] for p in paths]
         counted.update(paths)
-        out = group[-1][3]
-        in_shape = group[0][2]
+        out = group[-1][1]
         stages.append(
             Stage(
                 _stage_name(paths, all_paths),
                 tuple(paths),
                 _kinds(modules),
-                in_shape[1] if len(in_shape) == 4 else in_shape[-1],
                 out[1:],
-                params,
+                sum(p.numel() for p in nn.ModuleList(modules).parameters()),
                 _stride(shape[-1], out[-1]) if len(out) == 4 else 1,
             )
         )
