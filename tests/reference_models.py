@@ -1,5 +1,6 @@
 """Shared checks for reference equality: same parameter count, identical outputs after
-loading; the feature contract; registry models built once on the meta device."""
+loading (references get random values everywhere: nblib.book.randomised); the feature
+contract; registry models built once on the meta device."""
 
 from functools import cache
 

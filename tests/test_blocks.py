@@ -13,6 +13,7 @@ from torch import nn
 from torchvision.models._utils import _make_divisible
 
 from nblib.blocks import ConvNormAct, SqueezeExcitation, conv_bn_act, make_divisible
+from nblib.book import randomised
 
 NBLIB = Path(__file__).resolve().parent.parent / "nblib"
 BLOCKS = NBLIB / "blocks"
@@ -38,8 +39,14 @@ def test_make_divisible_values():
 
 def test_conv_bn_act_has_torchvisions_keys():
     ours = conv_bn_act(16, 32, 3, 2, groups=4, act=nn.ReLU6)
-    theirs = torchvision.ops.Conv2dNormActivation(
-        16, 32, 3, 2, groups=4, activation_layer=nn.ReLU6
+    theirs = randomised(
+        torchvision.ops.Conv2dNormActivation,
+        16,
+        32,
+        3,
+        2,
+        groups=4,
+        activation_layer=nn.ReLU6,
     )
     ours.load_state_dict(theirs.state_dict())  # strict
     x = torch.randn(2, 16, 9, 9)
@@ -60,7 +67,7 @@ def test_conv_norm_act_names_and_eps():
 def test_squeeze_excitation_widths_follow_timm_and_torchvision():
     assert SqueezeExcitation(256, 16).fc1.out_channels == 16
     assert SqueezeExcitation(64, 16).fc1.out_channels == 8  # timm's minimum of 8
-    theirs = torchvision.ops.SqueezeExcitation(96, 12)  # RegNetY's: width given
+    theirs = randomised(torchvision.ops.SqueezeExcitation, 96, 12)  # RegNetY's width
     ours = SqueezeExcitation(96, squeeze_channels=12)
     ours.load_state_dict(theirs.state_dict())  # strict: fc1, fc2
     x = torch.randn(2, 96, 5, 5)

@@ -68,6 +68,56 @@ def test_on_meta_builds_by_name_or_builder_without_storage():
     ).is_meta
 
 
+def test_randomised_leaves_no_init_value_and_repeats_with_its_seed():
+    model = book.randomised("resnet18")
+    state = model.state_dict()
+    for name, tensor in state.items():
+        if name.endswith("num_batches_tracked"):
+            assert tensor.item() == 0
+            continue
+        assert torch.isfinite(tensor).all(), name
+        # no tensor constant (an init's zeros or ones), running variances positive
+        assert tensor.std() > 0, name
+        if name.endswith("running_var"):
+            assert (tensor > 0).all()
+    # tensors of one shape get different values (each reads the pool elsewhere)
+    assert not torch.equal(
+        state["layer1.0.conv1.weight"], state["layer1.0.conv2.weight"]
+    )
+    again = book.randomised("resnet18").state_dict()
+    assert all(torch.equal(again[k], v) for k, v in state.items())
+    other = book.randomised("resnet18", seed=1).state_dict()
+    assert not torch.equal(other["fc.weight"], state["fc.weight"])
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        logits = model.eval()(x)
+    assert torch.isfinite(logits).all() and not torch.allclose(logits[0], logits[1])
+
+
+class MeanlessBatchNorm(torch.nn.BatchNorm2d):
+    """A defect an init hides: eval-mode batch norm that forgets the running mean."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.weight / (self.running_var + self.eps).sqrt()
+        return x * scale[:, None, None] + self.bias[:, None, None]
+
+
+def test_randomise_shows_what_an_init_hides():
+    x = torch.randn(2, 4, 5, 5)
+    right, wrong = torch.nn.BatchNorm2d(4).eval(), MeanlessBatchNorm(4).eval()
+    with torch.no_grad():
+        assert torch.equal(right(x), wrong(x))  # running mean 0: the defect hides
+        wrong.load_state_dict(book.randomise(right).state_dict())
+        assert not torch.allclose(right(x), wrong(x))
+
+
+def test_randomise_refuses_a_buffer_it_does_not_know():
+    model = torch.nn.Linear(2, 2)
+    model.register_buffer("index", torch.arange(4).view(2, 2))
+    with pytest.raises(ValueError, match="'index'"):
+        book.randomise(model)
+
+
 def test_live_timings_shrink_on_a_cpu_and_count_macs():
     line, table = book.live_timings(["resnet18"], cpu_size=32, min_run_time=0.01)
     if not torch.cuda.is_available():

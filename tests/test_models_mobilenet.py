@@ -5,18 +5,25 @@ import pytest
 import timm
 import torch
 import torchvision
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+)
 
+from nblib.book import randomised
 from nblib.models import build, mobilenet
 
 
 def test_v1_equal_to_timm():
-    reference = timm.create_model("mobilenetv1_100", pretrained=False)
-    assert_equal_to_reference(build("mobilenet_v1"), reference)
+    reference = randomised(timm.create_model, "mobilenetv1_100")
+    assert_equal_to_reference(on_meta("mobilenet_v1"), reference)
 
 
 def test_v2_equal_to_torchvision():
-    assert_equal_to_reference(build("mobilenet_v2"), torchvision.models.mobilenet_v2())
+    assert_equal_to_reference(
+        on_meta("mobilenet_v2"), randomised(torchvision.models.mobilenet_v2)
+    )
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2"])
@@ -28,8 +35,10 @@ def test_feature_contract(name):
 
 @pytest.mark.parametrize("alpha", [0.5, 0.75, 1.4])
 def test_v2_width_multiplier_equal_to_torchvision(alpha):
-    reference = torchvision.models.mobilenet_v2(width_mult=alpha)
-    assert_equal_to_reference(mobilenet.mobilenet_v2(width_multiplier=alpha), reference)
+    reference = randomised(torchvision.models.mobilenet_v2, width_mult=alpha)
+    assert_equal_to_reference(
+        on_meta(mobilenet.mobilenet_v2, width_multiplier=alpha), reference
+    )
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.75, 0.5, 0.25])

@@ -4,10 +4,15 @@ measured ones."""
 
 import pytest
 import torchvision
-from reference_models import assert_equal_to_reference, assert_feature_contract
+from reference_models import (
+    assert_equal_to_reference,
+    assert_feature_contract,
+    on_meta,
+)
 from torchvision.models.regnet import BlockParams
 
 from nblib import measure
+from nblib.book import randomise
 from nblib.models import build, regnet
 
 NAMES = ["regnet_x_400mf", "regnet_y_400mf"]
@@ -15,7 +20,9 @@ NAMES = ["regnet_x_400mf", "regnet_y_400mf"]
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_torchvision(name):
-    assert_equal_to_reference(build(name), getattr(torchvision.models, name)())
+    # torchvision's RegNet computes its widths with tensors: not buildable on meta
+    reference = randomise(getattr(torchvision.models, name)())
+    assert_equal_to_reference(on_meta(name), reference)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -13,6 +13,7 @@ from reference_models import (
 )
 
 from nblib.blocks import SqueezeExcitation
+from nblib.book import randomised
 from nblib.models import build, resnet
 
 NAMES = [
@@ -28,14 +29,14 @@ TIMM_NAMES = ["resnet50d", "seresnet50"]
 
 @pytest.mark.parametrize("name", NAMES)
 def test_equal_to_torchvision(name):
-    assert_equal_to_reference(on_meta(name), getattr(torchvision.models, name)())
+    assert_equal_to_reference(
+        on_meta(name), randomised(getattr(torchvision.models, name))
+    )
 
 
 @pytest.mark.parametrize("name", TIMM_NAMES)
 def test_equal_to_timm(name):
-    # timm zero-initialises the last BN of each branch; keep it at 1 so that the
-    # branches (and SE) shape the outputs compared.
-    reference = timm.create_model(name, pretrained=False, zero_init_last=False)
+    reference = randomised(timm.create_model, name)
     assert_equal_to_reference(on_meta(name), reference)
 
 

@@ -7,6 +7,7 @@ from torch import nn
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.ops import FeaturePyramidNetwork
 
+from nblib.book import randomised
 from nblib.measure import count_params
 from nblib.models import build
 from nblib.necks import BackboneWithNeck
@@ -31,7 +32,7 @@ def features(size: int = 64, channels=CHANNELS) -> list[torch.Tensor]:
 
 def test_fpn_equals_torchvision():
     torch.manual_seed(0)
-    ref = FeaturePyramidNetwork(CHANNELS, 256).eval()
+    ref = randomised(FeaturePyramidNetwork, CHANNELS, 256).eval()
     ours = FPN(CHANNELS, 256).eval()
     ours.load_state_dict(ref.state_dict(), strict=True)
     assert sum(p.numel() for p in ours.parameters()) == sum(
@@ -94,7 +95,8 @@ def test_fast_fusion_weights_normalised():
 
 def test_resnet50_fpn_equals_torchvision_resnet_fpn_backbone():
     torch.manual_seed(0)
-    ref = resnet_fpn_backbone(
+    ref = randomised(
+        resnet_fpn_backbone,
         backbone_name="resnet50",
         weights=None,
         trainable_layers=5,
