@@ -18,15 +18,16 @@ from nblib.models import build, vit
 
 @pytest.mark.parametrize("fast_path", [False, True], ids=["general", "fast_path"])
 def test_vit_b_16_equals_torchvision_bit_for_bit_but_for_the_qkv_bias(fast_path):
-    """Ours against torchvision's ViT-B/16, every tensor random. nn.MultiheadAttention
-    adds the q, k, v projection's bias after the matrix product (its general path runs
-    a transposed view through matmul, then adds; its CPU fast path adds the bias in a
-    kernel of its own); ours, like timm, passes the bias to F.linear on a contiguous
-    input, which adds it inside the GEMM. So the logits agree to float32 rounding
+    """Ours against torchvision's ViT-B/16, every tensor random, at batch 2.
+    nn.MultiheadAttention adds the q, k, v projection's bias after the matrix product
+    (its CPU fast path in a kernel of its own; its general path hands F.linear a
+    transposed view of the tokens, not contiguous for a batch of two, so F.linear
+    multiplies, then adds); ours, like timm, hands F.linear contiguous tokens, and the
+    bias goes into the same addmm call. So the logits agree to float32 rounding
     (~5e-6 on logits up to ~5), and bit for bit once those biases are zero. The general
     path calls the same fused attention kernel as ours; the fast path does the two
     matrix products one by one, as our written-out attention does (the scale 1/8 is
-    exact whether applied to q or to q k^T)."""
+    exact whether applied to q or to q k^T). Chapter 8 shows the same at batch 1."""
     # at 112 px (7 x 7 patches + the class token): the same code as at 224, 4x cheaper
     reference = randomised(torchvision.models.vit_b_16, image_size=112).eval()
     ours = on_meta("vit_b_16", image_size=112).fuse_attention(not fast_path).eval()
