@@ -289,14 +289,19 @@ def activation_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
     return sum(op.allocated for op in op_costs(model, input_shape))
 
 
-def cost_summary(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
-    """The four architecture costs of one forward pass: parameters, MACs, memory-access
-    cost (elements read + written) and activation memory (bytes), as one record for a
-    table row."""
-    ops = op_costs(model, input_shape)
+def totals(ops: Sequence[OpCost]) -> dict[str, int]:
+    """What a forward pass's recorded operators add up to: MACs, memory-access cost
+    (elements read + written), activation memory (bytes), and how many operators ran."""
     return {
-        "params": count_params(model),
         "macs": sum(op.macs for op in ops),
         "memory_access": sum(op.mac for op in ops),
         "activation_bytes": sum(op.allocated for op in ops),
+        "operators": len(ops),
     }
+
+
+def cost_summary(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
+    """The architecture costs of one forward pass as one record for a table row:
+    parameters, then the `totals` of its operators (MACs, memory-access cost,
+    activation memory, operators)."""
+    return {"params": count_params(model)} | totals(op_costs(model, input_shape))

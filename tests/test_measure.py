@@ -147,7 +147,11 @@ def test_cost_summary_agrees_with_the_single_counters():
         "macs": measure.count_macs(model, (1, 3, 32, 32)),
         "memory_access": measure.memory_access_cost(model, (1, 3, 32, 32)),
         "activation_bytes": measure.activation_memory(model, (1, 3, 32, 32)),
+        "operators": len(measure.op_costs(model, (1, 3, 32, 32))),
     }
+    # ResNet-18's operators at batch 1: 20 convolutions, 20 BNs, 17 ReLUs, 8 adds,
+    # the stem's max pool, the global mean and the classifier's addmm
+    assert summary["operators"] == 20 + 20 + 17 + 8 + 1 + 1 + 1
 
 
 def test_activation_memory_counts_functional_ops_and_works_on_meta():
