@@ -13,7 +13,6 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from nblib.datafiles import COUNT_UNITS, DATA_DIR, load_papers, load_timings
 
@@ -440,6 +439,9 @@ class SeedInterval:
 
 def seed_interval(effects: Sequence[float]) -> SeedInterval:
     """Mean and 95 % Student-t interval of one effect measured over seeds."""
+    from scipy import stats  # here: importing scipy.stats takes 0.6 s, paid by every
+    # chapter and test process that imports nblib.reference
+
     values = np.asarray(effects, dtype=float)
     if values.ndim != 1 or len(values) < 3 or not np.isfinite(values).all():
         raise ValueError(

@@ -70,3 +70,9 @@ def test_the_tests_fast_meta_batch_norm_returns_what_torchs_does(
     assert [(t.shape, t.stride(), t.dtype) for t in fast] == [
         (t.shape, t.stride(), t.dtype) for t in torchs
     ]
+    no_training = (*args[:5], *args[6:])  # the op count_macs' FlopCounterMode runs
+    fast = meta_batch_norm.fast_meta_no_training(*no_training)
+    torchs = meta_batch_norm.TORCH_META_NO_TRAINING(*no_training)
+    assert [(t.shape, t.stride(), t.dtype) for t in fast] == [
+        (t.shape, t.stride(), t.dtype) for t in torchs
+    ]
