@@ -439,8 +439,9 @@ class SeedInterval:
 
 def seed_interval(effects: Sequence[float]) -> SeedInterval:
     """Mean and 95 % Student-t interval of one effect measured over seeds."""
-    from scipy import stats  # here: importing scipy.stats takes 0.6 s, paid by every
-    # chapter and test process that imports nblib.reference
+    # imported here, not at the top: scipy.stats takes 0.6 s to import, which every
+    # chapter and test process that imports nblib.reference would pay
+    from scipy import stats
 
     values = np.asarray(effects, dtype=float)
     if values.ndim != 1 or len(values) < 3 or not np.isfinite(values).all():
